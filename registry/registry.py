@@ -1,0 +1,174 @@
+"""A name -> callable registry, the one way components become buildable from recipes.
+
+Modelled on timm's ``register_model`` and fvcore's ``Registry``: a plain dict behind a
+decorator, plus ``build(cfg)`` for ``{"type": name, **kwargs}`` mappings. Errors name the
+registry, the unknown name and the closest registered names, because the usual cause is a
+typo in a recipe.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+from typing import Any, Callable, Iterator, Mapping, TypeVar
+
+from registry.errors import RecipeError
+
+T = TypeVar("T")
+
+#: Every registry by its singular name ("head", "loss", ...). ``build`` uses it to build a
+#: nested ``{"type": ...}`` mapping found under a key of the same name (``backbone:``),
+#: or of its plural for lists (``losses: [...]``).
+REGISTRIES: dict[str, "Registry"] = {}
+
+
+class Registry:
+    """A named dict of builders with a registering decorator and ``build(cfg)``."""
+
+    def __init__(self, name: str) -> None:
+        if name in REGISTRIES:
+            raise ValueError(f"a registry named {name!r} exists already")
+        self.name = name
+        self._items: dict[str, Callable[..., Any]] = {}
+        REGISTRIES[name] = self
+
+    # -- registering -------------------------------------------------------------------
+    def register(
+        self, name: str | Callable[..., Any] | None = None, *, force: bool = False
+    ) -> Callable[..., Any]:
+        """Decorator: ``@REG.register()``, ``@REG.register("fcn8s")`` or bare ``@REG.register``.
+
+        Without a name the object's ``__name__`` is used. Registering a taken name is an
+        error unless ``force=True`` (so two plugins never silently shadow each other).
+        """
+        if callable(name):  # used bare: @REG.register
+            return self._add(name.__name__, name, force)
+
+        def deco(obj: T) -> T:
+            return self._add(name or obj.__name__, obj, force)  # type: ignore[attr-defined]
+
+        return deco
+
+    def _add(self, name: str, obj: T, force: bool) -> T:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{self.name} registry: a name must be a non-empty string, got {name!r}")
+        if name in self._items and not force and self._items[name] is not obj:
+            raise KeyError(
+                f"{self.name} registry: the name {name!r} is taken by "
+                f"{_qualname(self._items[name])}; pass force=True to replace it"
+            )
+        self._items[name] = obj
+        return obj
+
+    # -- looking up --------------------------------------------------------------------
+    def get(self, name: str) -> Callable[..., Any]:
+        """The builder registered as ``name``; an unknown name raises with suggestions.
+
+        A name registered with a trailing colon (``"timm:"``) serves a whole family:
+        ``get("timm:resnet18")`` is that builder with ``"resnet18"`` as first argument.
+        Entry-point plugins are loaded the first time a name is not found.
+        """
+        if not isinstance(name, str):
+            raise RecipeError(f"{self.name} name must be a string, got {type(name).__name__} {name!r}")
+        for attempt in range(2):
+            if name in self._items:
+                return self._items[name]
+            prefix, sep, rest = name.partition(":")
+            if sep and rest and prefix + ":" in self._items:
+                # a family of names such as "timm:resnet18" -> builder("resnet18", ...)
+                return functools.partial(self._items[prefix + ":"], rest)
+            if attempt == 0:
+                from registry.plugins import load_entry_point_plugins
+
+                load_entry_point_plugins()
+        raise RecipeError(self.unknown_name_message(name))
+
+    def unknown_name_message(self, name: object) -> str:
+        names = sorted(self._items)
+        close = difflib.get_close_matches(str(name), names, n=3, cutoff=0.6)
+        msg = f"unknown {self.name} {name!r}"
+        if close:
+            return msg + f"; did you mean {' or '.join(repr(c) for c in close)}?"
+        return msg + f"; registered {self.name}s: {', '.join(names) or '(none)'}"
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.name!r}, {self.names()})"
+
+    # -- building ----------------------------------------------------------------------
+    def build(self, cfg: Mapping[str, Any] | str, _path: str | None = None, **extra: Any) -> Any:
+        """Build ``cfg = {"type": name, **kwargs}`` (or just ``"name"``) with ``**extra``.
+
+        A kwarg that is itself a ``{"type": ...}`` mapping is built first from the registry
+        named like its key (``backbone:`` -> ``backbone`` registry, ``losses: [..]`` -> ``loss``),
+        so a head can take a whole backbone recipe. ``_path`` is the recipe key path used in
+        error messages.
+        """
+        path = _path or self.name
+        if isinstance(cfg, str):
+            cfg = {"type": cfg}
+        if not isinstance(cfg, Mapping):
+            raise RecipeError(f"{path}: expected a mapping with a 'type' key, got {type(cfg).__name__} {cfg!r}")
+        if "type" not in cfg:
+            raise RecipeError(
+                f"{path}: missing 'type'; expected one of the registered {self.name}s: {', '.join(self.names())}"
+            )
+        kwargs = {k: v for k, v in cfg.items() if k != "type"}
+        try:
+            builder = self.get(cfg["type"])
+        except RecipeError as e:
+            raise RecipeError(f"{path}.type: {e}") from None
+        for key, value in list(kwargs.items()):
+            kwargs[key] = _build_nested(key, value, f"{path}.{key}")
+        kwargs.update(extra)
+        _check_arguments(builder, kwargs, f"{path}: {self.name} {cfg['type']!r}")
+        return builder(**kwargs)
+
+
+def _check_arguments(builder: Callable[..., Any], kwargs: dict[str, Any], where: str) -> None:
+    """Fail on a wrong keyword before calling, naming the recipe key and what is accepted."""
+    import inspect
+
+    try:
+        sig = inspect.signature(builder)
+    except (TypeError, ValueError):  # builtins without a signature: let the call speak
+        return
+    try:
+        sig.bind(**kwargs)
+    except TypeError as e:
+        accepted = [n for n, p in sig.parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        raise RecipeError(f"{where} does not take these arguments: {e}; accepted: {', '.join(accepted)}") from None
+
+
+def _build_nested(key: str, value: Any, path: str) -> Any:
+    reg = REGISTRIES.get(key) or (REGISTRIES.get(key[:-1]) if key.endswith("s") else None)
+    if reg is None:
+        return value
+    if isinstance(value, Mapping) and "type" in value:
+        return reg.build(value, _path=path)
+    if isinstance(value, list) and all(isinstance(v, Mapping) and "type" in v for v in value) and value:
+        return [reg.build(v, _path=f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _qualname(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+BACKBONES = Registry("backbone")
+HEADS = Registry("head")
+LOSSES = Registry("loss")
+DATASETS = Registry("dataset")
+TRANSFORMS = Registry("transform")
+OPTIMIZERS = Registry("optimizer")
+SCHEDULERS = Registry("scheduler")
