@@ -1,0 +1,129 @@
+"""Checkpoints: what a run writes to survive a crash, and how tools read models back.
+
+A checkpoint holds the model, optimizer, scheduler, trainer state (epoch, iteration,
+seed) and the resolved recipe, so ``resume=auto`` continues exactly and
+``load_model(path)`` rebuilds the network without the original recipe file. Files are
+written atomically (temporary file + rename) by ignite's ``DiskSaver`` and read back with
+``weights_only=True``.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+import yaml
+
+from registry.errors import CheckpointError
+
+LAST_PREFIX = "last"
+BEST_PREFIX = "best"
+_EPOCH_RE = re.compile(r"_(\d+)(?:_|\.pt$)")
+
+
+class RecipeState:
+    """Carries the resolved recipe through ignite's Checkpoint (which saves state_dicts)."""
+
+    def __init__(self, recipe: Mapping[str, Any] | None = None) -> None:
+        self.recipe = dict(recipe or {})
+
+    def state_dict(self) -> dict[str, str]:
+        return {"yaml": yaml.safe_dump(self.recipe, sort_keys=False)}
+
+    def load_state_dict(self, state: Mapping[str, str]) -> None:
+        self.recipe = yaml.safe_load(state["yaml"])
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, not a torch file, or holding pickled objects
+        raise CheckpointError(f"{path}: cannot read checkpoint ({type(e).__name__}: {e})") from None
+
+
+def recipe_of(ckpt: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+    if "recipe" not in ckpt:
+        raise CheckpointError(f"{path}: holds no recipe (keys: {', '.join(sorted(ckpt))}); was it written by ignite-zoo?")
+    state = RecipeState()
+    state.load_state_dict(ckpt["recipe"])
+    return state.recipe
+
+
+def load_state_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
+    """``load_state_dict`` with an error that lists every missing, unexpected and
+    mis-shaped key, which is what tells a user the checkpoint is from another recipe."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        def show(items: list[str]) -> str:
+            return ", ".join(items[:8]) + (f" (+{len(items) - 8} more)" if len(items) > 8 else "")
+
+        parts = [f"missing keys: {show(missing)}" if missing else "",
+                 f"unexpected keys: {show(unexpected)}" if unexpected else "",
+                 f"shape mismatches: {show(shapes)}" if shapes else ""]
+        raise CheckpointError(
+            f"{source} does not fit this model (a checkpoint from a different recipe: other head or class count?); "
+            + "; ".join(p for p in parts if p)
+        )
+    module.load_state_dict(state)
+
+
+def checkpoint_epoch(path: Path) -> int:
+    m = _EPOCH_RE.search(path.name)
+    return int(m.group(1)) if m else -1
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The newest ``last_*.pt`` under ``run_dir/checkpoints`` (by epoch), or None."""
+    ckpts = sorted(Path(run_dir, "checkpoints").glob(f"{LAST_PREFIX}_*.pt"), key=checkpoint_epoch)
+    return ckpts[-1] if ckpts else None
+
+
+def best_checkpoint(run_dir: str | Path) -> Path | None:
+    ckpts = list(Path(run_dir, "checkpoints").glob(f"{BEST_PREFIX}_*.pt"))
+    if not ckpts:
+        return latest_checkpoint(run_dir)
+
+    def score(p: Path) -> float:
+        m = re.search(r"=(-?[0-9.]+(?:e-?\d+)?)\.pt$", p.name)
+        return float(m.group(1)) if m else float("-inf")
+
+    return max(ckpts, key=score)
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, or a run directory (its best checkpoint, else its latest)."""
+    path = Path(path)
+    if path.is_dir():
+        found = best_checkpoint(path)
+        if found is None:
+            raise CheckpointError(f"{path}: a directory without checkpoints/*.pt; expected a run directory or a .pt file")
+        return found
+    return path
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The trained model (eval mode) and its resolved recipe, from a checkpoint or run dir."""
+    from registry.plugins import import_modules
+    from zoo import build_model
+
+    path = resolve_checkpoint(path)
+    ckpt = read_checkpoint(path)
+    recipe = recipe_of(ckpt, path)
+    import_modules(recipe.get("imports", []))
+    model_cfg = copy.deepcopy(recipe["model"])
+    if isinstance(model_cfg.get("backbone"), dict):
+        model_cfg["backbone"]["weights"] = None  # the checkpoint holds every weight
+    model = build_model(model_cfg)
+    if "model" not in ckpt:
+        raise CheckpointError(f"{path}: holds no model weights")
+    load_state_strict(model, ckpt["model"], f"checkpoint {path}")
+    return model.to(device).eval(), recipe

@@ -1,0 +1,270 @@
+"""Compose a resolved recipe into ignite engines and handlers, and run it.
+
+This is the whole data flow of DESIGN: registries build the parts, ``trainer``/``evaluator``
+run them, handlers attached to events write the run directory. One function per stage so
+tools and tests can reuse them (``build_loaders``, ``build_training``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import ignite.distributed as idist
+import torch
+from ignite.engine import Engine, Events
+from ignite.handlers import Checkpoint, DiskSaver, EarlyStopping, global_step_from_engine
+from ignite.metrics import Average
+from ignite.utils import manual_seed
+
+from engines import optim as _optim  # noqa: F401  (registers optimizers and schedulers)
+from engines.checkpoint import BEST_PREFIX, LAST_PREFIX, RecipeState, checkpoint_epoch, load_state_strict, read_checkpoint
+from engines.evaluator import create_evaluator
+from engines.handlers import History, MaskSnapshots, NanGuard, TensorBoard
+from engines.metrics import (
+    best_metric_name,
+    classification_metrics,
+    default_miou_classes,
+    flatten_metrics,
+    score_fn,
+    segmentation_metrics,
+)
+from engines.run_dir import prepare_run_dir
+from engines.runtime import resolve_amp, resolve_device, seed_everything, set_deterministic, set_threads
+from engines.trainer import StepConfig, create_trainer
+from registry import LOSSES, OPTIMIZERS, SCHEDULERS
+from registry.errors import RecipeError
+from registry.plugins import import_modules
+from registry.recipe import dump_recipe
+
+log = logging.getLogger("engines")
+
+
+def build_loaders(recipe: Mapping[str, Any], device: torch.device) -> tuple[Any, Any, Any, Any]:
+    """(train dataset, val dataset, train loader, val loader) from the recipe's ``data``."""
+    from zoo.data import build_dataset, seed_worker
+
+    data = recipe["data"]
+    train_ds = build_dataset(data, "train")
+    val_ds = build_dataset(data, "val")
+    ld = data["loader"]
+    pin = ld["pin_memory"] if isinstance(ld["pin_memory"], bool) else device.type == "cuda"
+    workers = ld["num_workers"]
+    common: dict[str, Any] = {"num_workers": workers, "pin_memory": pin, "worker_init_fn": seed_worker}
+    if workers > 0:
+        common["persistent_workers"] = ld["persistent_workers"]
+        if ld["prefetch_factor"] is not None:
+            common["prefetch_factor"] = ld["prefetch_factor"]
+    bs = ld["batch_size"]
+    drop_last = ld["drop_last"] and len(train_ds) >= bs * idist.get_world_size()
+    train_loader = idist.auto_dataloader(train_ds, batch_size=bs, shuffle=True, drop_last=drop_last, **common)
+    val_loader = idist.auto_dataloader(val_ds, batch_size=ld["val_batch_size"] or bs, shuffle=False,
+                                       drop_last=False, **common)
+    if len(train_loader) == 0:
+        raise RecipeError(f"data.loader.batch_size={bs} leaves no training batch for {len(train_ds)} images")
+    return train_ds, val_ds, train_loader, val_loader
+
+
+@dataclass
+class Training:
+    """Everything a run holds, for handlers, tools and tests."""
+
+    recipe: dict
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    loss_fn: Any
+    trainer: Engine
+    evaluator: Engine
+    step_cfg: StepConfig
+    train_ds: Any
+    val_ds: Any
+    train_loader: Any
+    val_loader: Any
+    to_save: dict
+    epoch_length: int
+
+
+def build_model_on(recipe: Mapping[str, Any], device: torch.device, channels_last: bool) -> torch.nn.Module:
+    from zoo import build_model
+
+    model = build_model(recipe["model"])
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return idist.auto_model(model) if idist.get_world_size() > 1 else model.to(device)
+
+
+def maybe_compile(model: torch.nn.Module, on: bool) -> torch.nn.Module:
+    if not on:
+        return model
+    try:
+        return torch.compile(model)
+    except Exception as e:  # no compiler toolchain, unsupported platform
+        log.warning("train.compile: torch.compile is unavailable here (%s); running the model uncompiled", e)
+        return model
+
+
+def build_training(recipe: dict, device: torch.device | None = None) -> Training:
+    """Datasets, model, loss, optimizer, schedule, engines and metrics (no file handlers)."""
+    tr = recipe["train"]
+    device = device or resolve_device(tr["device"])
+    amp_dtype = resolve_amp(tr["amp"], device)
+    step_cfg = StepConfig(device=device, amp_dtype=amp_dtype, channels_last=tr["channels_last"],
+                          accum_steps=tr["accum_steps"], clip_grad_norm=tr["clip_grad_norm"],
+                          non_blocking=device.type == "cuda")
+    train_ds, val_ds, train_loader, val_loader = build_loaders(recipe, device)
+    model = build_model_on(recipe, device, tr["channels_last"])
+    run_model = maybe_compile(model, tr["compile"])
+    loss_fn = LOSSES.build(recipe["loss"], _path="loss")
+    optimizer = OPTIMIZERS.build(recipe["optim"], _path="optim", params=model.parameters())
+    if idist.get_world_size() > 1:
+        optimizer = idist.auto_optim(optimizer)
+    iters = len(train_loader)
+    if tr["max_iters_per_epoch"]:
+        iters = min(iters, tr["max_iters_per_epoch"])
+    scheduler = None
+    if recipe["sched"]:
+        scheduler = SCHEDULERS.build(recipe["sched"], _path="sched", optimizer=optimizer,
+                                     total_iters=iters * tr["epochs"] // max(1, tr["accum_steps"]),
+                                     iters_per_epoch=max(1, iters // max(1, tr["accum_steps"])))
+    trainer = create_trainer(run_model, optimizer, loss_fn, step_cfg, scheduler)
+    num_classes = getattr(val_ds, "num_classes", None) or recipe["model"]["head"].get("num_classes")
+    if recipe["task"] == "segmentation":
+        classes = recipe["eval"]["miou_classes"]
+        if classes is None:
+            classes = default_miou_classes(num_classes)
+        bad = [c for c in classes if not isinstance(c, int) or not 0 <= c < num_classes]
+        if bad:
+            raise RecipeError(f"eval.miou_classes: {bad} are not class ids in 0..{num_classes - 1}")
+        metrics = segmentation_metrics(num_classes, classes, device=device)
+    else:
+        metrics = classification_metrics(num_classes, device=device)
+    evaluator = create_evaluator(run_model, metrics, step_cfg)
+    to_save: dict[str, Any] = {"model": model, "optimizer": optimizer, "trainer": trainer,
+                               "recipe": RecipeState(recipe)}
+    if scheduler is not None:
+        to_save["scheduler"] = scheduler
+    return Training(recipe, model, optimizer, scheduler, loss_fn, trainer, evaluator, step_cfg,
+                    train_ds, val_ds, train_loader, val_loader, to_save, iters)
+
+
+def attach_epoch_row(t: Training) -> None:
+    """Epoch loss (ignite ``Average``), learning rate and, on validation epochs, the
+    validation scalars, gathered in ``trainer.state.epoch_row`` for the handlers."""
+    recipe = t.recipe
+    Average(output_transform=lambda loss: loss, device=t.step_cfg.device).attach(t.trainer, "train_loss")
+    every = recipe["eval"]["every"]
+    class_names = list(getattr(t.val_ds, "classes", []) or [])
+
+    def on_epoch(engine: Engine) -> None:
+        epoch, last = engine.state.epoch, engine.state.max_epochs
+        row: dict[str, Any] = {"train/loss": float(engine.state.metrics["train_loss"]),
+                               "lr": t.optimizer.param_groups[0]["lr"]}
+        if epoch % every == 0 or epoch == last:
+            start = time.perf_counter()
+            t.evaluator.run(t.val_loader)
+            row.update(flatten_metrics(t.evaluator.state.metrics, class_names))
+            row["val/seconds"] = time.perf_counter() - start
+        row["train/seconds"] = engine.state.times.get("EPOCH_COMPLETED") or 0.0
+        engine.state.epoch_row = row
+
+    t.trainer.add_event_handler(Events.EPOCH_COMPLETED, on_epoch)
+    # The batch order of an epoch is fixed by DeterministicEngine; fix the rest of the
+    # randomness (dropout, augmentation in the main process) per epoch too, so a run
+    # resumed from an epoch checkpoint replays it exactly.
+    t.trainer.add_event_handler(Events.EPOCH_STARTED,
+                                lambda e: manual_seed(e.state.seed + 7919 * e.state.epoch))
+
+
+def attach_checkpoints(t: Training, ckpt_dir: Path, metric: str) -> tuple[Checkpoint, Checkpoint | None]:
+    cfg = t.recipe["handlers"]["checkpoint"]
+    saver = DiskSaver(str(ckpt_dir), atomic=True, require_empty=False)
+    last = Checkpoint(t.to_save, saver, filename_prefix=LAST_PREFIX, n_saved=cfg["keep_last"],
+                      global_step_transform=lambda e, _: e.state.epoch)
+    t.trainer.add_event_handler(Events.EPOCH_COMPLETED(every=cfg["every"]) | Events.COMPLETED, last)
+    best = None
+    if cfg["keep_best"] > 0:
+        best = Checkpoint(t.to_save, saver, filename_prefix=BEST_PREFIX, n_saved=cfg["keep_best"],
+                          score_function=score_fn(metric), score_name=metric,
+                          global_step_transform=global_step_from_engine(t.trainer))
+        t.evaluator.add_event_handler(Events.COMPLETED, best)
+    # after a resume, let the handlers know the files already there so keep_last holds
+    last.load_state_dict({"saved": [(checkpoint_epoch(p), p.name)
+                                    for p in sorted(ckpt_dir.glob(f"{LAST_PREFIX}_*.pt"), key=checkpoint_epoch)]})
+    return last, best
+
+
+def resume_from(t: Training, ckpt_path: Path) -> None:
+    ckpt = read_checkpoint(ckpt_path)
+    missing = [k for k in t.to_save if k not in ckpt and k != "recipe"]
+    if missing:
+        raise RecipeError(f"resume: {ckpt_path} lacks {', '.join(missing)}; was it written by another recipe?")
+    load_state_strict(t.model, ckpt["model"], f"resume checkpoint {ckpt_path}")
+    rest = {k: v for k, v in t.to_save.items() if k not in ("model", "recipe")}
+    Checkpoint.load_objects(to_load=rest, checkpoint={k: ckpt[k] for k in rest})
+    log.info("resumed from %s at epoch %d (iteration %d)", ckpt_path, t.trainer.state.epoch, t.trainer.state.iteration)
+
+
+def _training_process(local_rank: int, recipe: dict, run_dir: str, resume: str | None, search_dir: str | None) -> None:
+    import_modules(recipe["imports"], search_dir)
+    tr = recipe["train"]
+    set_threads(tr["threads"])
+    set_deterministic(tr["deterministic"])
+    seed_everything(recipe["seed"] + idist.get_rank())
+    device = idist.device() if idist.get_world_size() > 1 else resolve_device(tr["device"])
+    t = build_training(recipe, device)
+    rank0 = idist.get_rank() == 0
+    run_path = Path(run_dir)
+    metric = recipe["eval"]["metric"] or best_metric_name(recipe["task"])
+    if recipe["handlers"]["nan_guard"]:
+        NanGuard().attach(t.trainer)
+    attach_epoch_row(t)
+    tb = None
+    if rank0:
+        if recipe["handlers"]["tensorboard"]["enabled"]:
+            tb = TensorBoard(run_path / "tb", tr["log_every"])
+            tb.attach(t.trainer, t.optimizer)
+        History(run_path, best_metric=f"val/{metric}").attach(t.trainer)
+        attach_checkpoints(t, run_path / "checkpoints", metric)
+        snaps = recipe["handlers"]["mask_snapshots"]
+        if recipe["task"] == "segmentation" and snaps["ids"] and snaps["epochs"]:
+            MaskSnapshots(t.val_ds, snaps["ids"], snaps["epochs"], t.model, t.step_cfg, run_path / "masks",
+                          tb if recipe["handlers"]["tensorboard"]["images"] else None).attach(t.trainer)
+        if recipe["handlers"]["progress"]:
+            from ignite.handlers import ProgressBar
+
+            ProgressBar(persist=True, desc="train").attach(t.trainer, output_transform=lambda loss: {"loss": loss})
+            ProgressBar(persist=False, desc="validate").attach(t.evaluator)
+    patience = recipe["handlers"]["early_stopping"]["patience"]
+    if patience:
+        t.evaluator.add_event_handler(Events.COMPLETED, EarlyStopping(patience, score_fn(metric), t.trainer))
+    if resume:
+        resume_from(t, Path(resume))
+    t.trainer.run(t.train_loader, max_epochs=tr["epochs"], epoch_length=t.epoch_length)
+    if rank0 and tb is not None:
+        tb.logger.close()
+
+
+def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
+    """Run a resolved recipe (see ``registry.load_recipe``); returns the run directory.
+
+    Runs in this process, or in ``train.nproc_per_node`` processes (gloo on CPU, NCCL on
+    GPU), or as one rank of ``torchrun``; only rank 0 writes files.
+    """
+    import_modules(recipe["imports"], search_dir)  # fail on a bad plugin before any work
+    run_dir, resume = prepare_run_dir(recipe)
+    dump_recipe(recipe, run_dir / "recipe.yaml")
+    args = (recipe, str(run_dir), str(resume) if resume else None, str(search_dir) if search_dir else None)
+    nproc = recipe["train"]["nproc_per_node"]
+    under_launcher = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if nproc > 1 or under_launcher:
+        backend = "nccl" if torch.cuda.is_available() and recipe["train"]["device"] != "cpu" else "gloo"
+        kwargs = {} if under_launcher else {"nproc_per_node": nproc}
+        with idist.Parallel(backend=backend, **kwargs) as parallel:
+            parallel.run(_training_process, *args)
+    else:
+        _training_process(0, *args)
+    return run_dir

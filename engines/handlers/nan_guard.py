@@ -1,0 +1,29 @@
+"""Stop a run at the first non-finite loss, before anything is saved from it."""
+from __future__ import annotations
+
+import math
+
+from ignite.engine import Engine, Events
+
+from registry.errors import RunError
+
+
+class NanGuard:
+    """Raise ``RunError`` naming the epoch and iteration when the loss is NaN/inf.
+
+    Attached first on ITERATION_COMPLETED, so a bad step never reaches a checkpoint and
+    the last good checkpoint stays the newest on disk (ignite's TerminateOnNan would end the
+    run quietly and let end-of-run handlers save the broken weights).
+    """
+
+    def attach(self, trainer: Engine) -> None:
+        trainer.add_event_handler(Events.ITERATION_COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        loss = engine.state.output
+        if isinstance(loss, (int, float)) and not math.isfinite(loss):
+            raise RunError(
+                f"loss became {loss} at epoch {engine.state.epoch}, iteration {engine.state.iteration}; "
+                "the run stopped and the last good checkpoint is kept (lower optim.lr, enable "
+                "train.clip_grad_norm, or check the data)"
+            )

@@ -1,0 +1,94 @@
+"""Where and how a run computes: device, autocast dtype, threads, seeds.
+
+bf16 autocast is the CPU fast path (about 2x over fp32 on CPUs with bf16 units); fp16 on
+CPU is hundreds of times slower, so it is refused rather than silently used.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+from typing import Any, ContextManager
+
+import numpy as np
+import torch
+
+from registry.errors import RecipeError
+
+log = logging.getLogger("engines")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> the local CUDA device when there is one (per process rank), else CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            local_rank = int(os.environ.get("LOCAL_RANK", 0))
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise RecipeError(f"train.device: {name!r} is not a device ({e}); expected 'auto', 'cpu' or 'cuda[:N]'") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RecipeError(f"train.device: {name!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'")
+    return device
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_amp(amp: bool | str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``train.amp`` on ``device`` (None = full precision).
+
+    ``"auto"``/``True``: bf16 on CPUs with bf16 units and on CUDA devices that support it,
+    fp16 on older CUDA devices, otherwise off.
+    """
+    if amp is False:
+        return None
+    if device.type == "cpu":
+        if amp == "fp16":
+            raise RecipeError(
+                "train.amp: 'fp16' on CPU runs hundreds of times slower than fp32; use 'bf16', 'auto' or false"
+            )
+        if amp == "bf16":
+            return torch.bfloat16
+        return torch.bfloat16 if cpu_has_bf16() else None
+    if device.type == "cuda":
+        if amp == "fp16":
+            return torch.float16
+        if amp == "bf16" or torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float16
+    return None
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> ContextManager[Any]:
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def set_threads(threads: int | None) -> None:
+    if threads is not None:
+        if threads < 1:
+            raise RecipeError(f"train.threads: expected a positive integer, got {threads}")
+        torch.set_num_threads(threads)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def set_deterministic(on: bool) -> None:
+    """Deterministic kernels, for runs that must resume to bit-identical weights."""
+    torch.use_deterministic_algorithms(on, warn_only=True)
+    if torch.backends.cudnn.is_available():
+        torch.backends.cudnn.benchmark = not on
+        torch.backends.cudnn.deterministic = on

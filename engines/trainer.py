@@ -1,0 +1,89 @@
+"""The training step and the trainer Engine.
+
+ignite's ``amp_mode`` covers CUDA only, so the step is written here: autocast with the
+run's dtype (bf16 on CPU), a GradScaler only for fp16 on CUDA, channels_last inputs,
+gradient accumulation and clipping. The step is the whole per-iteration cost, so it does
+nothing else (no syncs, no host copies except the loss scalar ignite needs).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from ignite.engine import DeterministicEngine, Engine
+
+from engines.runtime import autocast
+
+
+@dataclass
+class StepConfig:
+    device: torch.device
+    amp_dtype: torch.dtype | None = None
+    channels_last: bool = False
+    accum_steps: int = 1
+    clip_grad_norm: float | None = None
+    non_blocking: bool = False
+
+
+def to_device(batch: Any, cfg: StepConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = batch[0], batch[1]
+    x = x.to(cfg.device, non_blocking=cfg.non_blocking)
+    if cfg.channels_last and x.ndim == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = y.to(cfg.device, non_blocking=cfg.non_blocking) if isinstance(y, torch.Tensor) else torch.as_tensor(y, device=cfg.device)
+    return x, y
+
+
+def make_train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    cfg: StepConfig,
+    scheduler: Any | None = None,
+) -> Callable[[Engine, Any], float]:
+    """An ignite process function: forward under autocast, backward, step every N batches."""
+    scaler = torch.amp.GradScaler("cuda") if cfg.amp_dtype == torch.float16 and cfg.device.type == "cuda" else None
+    accum = max(1, cfg.accum_steps)
+
+    def step(engine: Engine, batch: Any) -> float:
+        model.train()
+        x, y = to_device(batch, cfg)
+        with autocast(cfg.device, cfg.amp_dtype):
+            out = model(x)
+            loss = loss_fn(out.float() if out.dtype != torch.float32 else out, y)
+        scaled = loss / accum if accum > 1 else loss
+        if scaler is not None:
+            scaler.scale(scaled).backward()
+        else:
+            scaled.backward()
+        if engine.state.iteration % accum == 0:
+            if cfg.clip_grad_norm is not None:
+                if scaler is not None:
+                    scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if scheduler is not None:
+                scheduler.step()
+        return loss.detach().item()
+
+    return step
+
+
+def create_trainer(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    cfg: StepConfig,
+    scheduler: Any | None = None,
+    deterministic: bool = True,
+) -> Engine:
+    """The trainer Engine; deterministic (ignite's DeterministicEngine) so a resumed run
+    sees the same batches and dropout masks as an uninterrupted one."""
+    step = make_train_step(model, optimizer, loss_fn, cfg, scheduler)
+    return DeterministicEngine(step) if deterministic else Engine(step)
