@@ -1,0 +1,73 @@
+#!/usr/bin/env python
+"""Train and validate what a recipe describes: ``python tools/run.py RECIPE [key=value ...]``.
+
+Examples:
+  python tools/run.py recipes/seg_demo.yaml
+  python tools/run.py recipes/seg_fcn8s_vgg16_sat.yaml data.root=/data/p2 train.epochs=3
+  python tools/run.py recipes/seg_demo.yaml resume=auto     # continue the latest run
+  python tools/run.py --list                                # what each registry holds
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from registry.cli import main_guard  # noqa: E402  (light: no torch)
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="tools/run.py", description=__doc__.split("\n\n")[0],
+        epilog="\n".join(__doc__.split("\n")[2:]), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("recipe", nargs="?", help="recipe YAML file (see recipes/)")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="recipe overrides, values parsed as YAML (train.epochs=3, model.head.type=fcn8s, resume=auto)")
+    p.add_argument("--list", action="store_true", help="print the registered backbones, heads, losses, datasets, ...")
+    p.add_argument("--print-recipe", action="store_true", help="print the resolved recipe and exit without training")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of user errors")
+    return p.parse_args(argv)
+
+
+def list_registries() -> None:
+    import zoo  # noqa: F401  (fills the registries)
+    from engines import optim  # noqa: F401
+    from registry import REGISTRIES
+    from registry.plugins import load_entry_point_plugins
+
+    load_entry_point_plugins()
+    for name, reg in REGISTRIES.items():
+        print(f"{name}s ({len(reg)}): {', '.join(reg.names())}")
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    if args.list:
+        list_registries()
+        return 0
+    if not args.recipe:
+        parse_args(["--help"])
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    from registry.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    if args.print_recipe:
+        import yaml
+
+        print(yaml.safe_dump(recipe, sort_keys=False), end="")
+        return 0
+    from engines.experiment import run_experiment
+
+    run_dir = run_experiment(recipe, search_dir=Path(args.recipe).resolve().parent)
+    print(f"run directory: {run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main_guard(main))
