@@ -8,6 +8,7 @@ shows every setting that was in force.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -107,6 +108,48 @@ SCHEMA: dict[str, Any] = {
 
 
 # --------------------------------------------------------------------------------------
+# YAML with the floats people type
+# --------------------------------------------------------------------------------------
+# PyYAML implements YAML 1.1, where a float needs a dot and a signed exponent: ``1e-3`` and
+# ``5e4`` load as strings. Users write learning rates exactly like that, so recipes and
+# overrides resolve them as floats (as YAML 1.2 does). The dumper uses the same rule, so a
+# string that looks like such a float is written quoted and reads back as a string.
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+def _with_float_rule(cls: type) -> type:
+    cls.yaml_implicit_resolvers = {
+        ch: [r for r in resolvers if r[0] != _FLOAT_TAG]
+        for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    cls.add_implicit_resolver(_FLOAT_TAG, _FLOAT, list("-+0123456789."))
+    return cls
+
+
+@_with_float_rule
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that reads ``1e-3`` as a float."""
+
+
+@_with_float_rule
+class _Dumper(yaml.SafeDumper):
+    """``yaml.SafeDumper`` that quotes strings ``_Loader`` would read as floats."""
+
+
+def _yaml_load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+# --------------------------------------------------------------------------------------
 # loading and merging
 # --------------------------------------------------------------------------------------
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -114,9 +157,13 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise RecipeError(f"recipe file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = _yaml_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise RecipeError(f"{path}: not valid YAML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise RecipeError(f"{path}: not a text (UTF-8) file: {e}") from None
+    except OSError as e:
+        raise RecipeError(f"{path}: cannot read: {e}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -130,15 +177,24 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     A mapping with ``_replace_: true`` replaces instead of merging (to swap a component
     whose kwargs differ, e.g. a loss of another type).
     """
-    out = copy.deepcopy(dict(base))
+    out = _strip_replace(base)
     for k, v in over.items():
         if isinstance(v, Mapping) and v.get("_replace_"):
-            out[k] = {kk: copy.deepcopy(vv) for kk, vv in v.items() if kk != "_replace_"}
+            out[k] = _strip_replace(v)
         elif isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
             out[k] = deep_merge(out[k], v)
         else:
-            out[k] = copy.deepcopy(v)
+            out[k] = _strip_replace(v)
     return out
+
+
+def _strip_replace(value: Any) -> Any:
+    """A deep copy without ``_replace_`` markers (at any depth), so none reaches a builder."""
+    if isinstance(value, Mapping):
+        return {k: _strip_replace(v) for k, v in value.items() if k != "_replace_"}
+    if isinstance(value, list):
+        return [_strip_replace(v) for v in value]
+    return copy.deepcopy(value)
 
 
 def load_with_bases(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -171,7 +227,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key.strip() or any(not p or not p.replace("_", "").replace("-", "").isalnum() for p in parts):
         raise RecipeError(f"override {text!r}: {key!r} is not a dotted key path (e.g. model.head.type)")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _yaml_load(raw) if raw.strip() else None
     except yaml.YAMLError as e:
         raise RecipeError(f"override {text!r}: value is not valid YAML: {e}") from None
     return parts, value
@@ -214,8 +270,12 @@ def _check_value(path: str, key: Key, value: Any) -> None:
         raise RecipeError(f"{path}: expected {_type_names(key.types)}, got {type(value).__name__} {value!r}")
     if key.choices is not None and value not in key.choices and value is not None:
         raise RecipeError(f"{path}: expected one of {', '.join(map(repr, key.choices))}, got {value!r}")
-    if key.doc == COMPONENT and isinstance(value, dict) and "type" not in value:
-        raise RecipeError(f"{path}: expected a mapping with a 'type' key, got keys {sorted(value)}")
+    if key.doc == COMPONENT and isinstance(value, dict):
+        if "type" not in value:
+            raise RecipeError(f"{path}: expected a mapping with a 'type' key, got keys {sorted(value)}")
+        if not isinstance(value["type"], str):
+            t = value["type"]
+            raise RecipeError(f"{path}.type: expected a string (a registered name), got {type(t).__name__} {t!r}")
 
 
 def _validate(node: Mapping[str, Any], schema: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -240,11 +300,19 @@ def _validate(node: Mapping[str, Any], schema: Mapping[str, Any], prefix: str) -
             continue
         if k not in node or (node[k] is None and spec.required):
             if spec.required:
-                raise RecipeError(f"{path}: missing required key ({spec.doc or _type_names(spec.types)})")
+                expected = " or ".join(map(repr, spec.choices)) if spec.choices else spec.doc or _type_names(spec.types)
+                raise RecipeError(f"{path}: missing required key ({expected})")
             out[k] = copy.deepcopy(spec.default)
             continue
-        _check_value(path, spec, node[k])
-        out[k] = node[k]
+        value = node[k]
+        if (
+            spec.doc == COMPONENT and isinstance(value, dict) and "type" not in value
+            and isinstance(spec.default, dict)
+        ):
+            # ``optim: {lr: 0.1}`` / ``optim.lr=0.1``: tune the default component
+            value = deep_merge(spec.default, value)
+        _check_value(path, spec, value)
+        out[k] = copy.deepcopy(value)
     return out
 
 
@@ -266,4 +334,6 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, An
 
 
 def dump_recipe(recipe: Mapping[str, Any], path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(dict(recipe), sort_keys=False))
+    """Write a (resolved) recipe that ``load_recipe`` reads back to the same values."""
+    text = yaml.dump(dict(recipe), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    Path(path).write_text(text, encoding="utf-8")

@@ -44,7 +44,7 @@ class Registry:
             return self._add(name.__name__, name, force)
 
         def deco(obj: T) -> T:
-            return self._add(name or obj.__name__, obj, force)  # type: ignore[attr-defined]
+            return self._add(obj.__name__ if name is None else name, obj, force)  # type: ignore[attr-defined]
 
         return deco
 
@@ -52,9 +52,10 @@ class Registry:
         if not isinstance(name, str) or not name:
             raise ValueError(f"{self.name} registry: a name must be a non-empty string, got {name!r}")
         if name in self._items and not force and self._items[name] is not obj:
-            raise KeyError(
-                f"{self.name} registry: the name {name!r} is taken by "
-                f"{_qualname(self._items[name])}; pass force=True to replace it"
+            # a user plugin can cause this, so it is a RecipeError (still a KeyError)
+            raise RecipeError(
+                f"{self.name} registry: cannot register {_qualname(obj)} as {name!r}: the name is "
+                f"taken by {_qualname(self._items[name])}; pass force=True to replace it"
             )
         self._items[name] = obj
         return obj
@@ -69,6 +70,8 @@ class Registry:
         """
         if not isinstance(name, str):
             raise RecipeError(f"{self.name} name must be a string, got {type(name).__name__} {name!r}")
+        from registry import plugins
+
         for attempt in range(2):
             if name in self._items:
                 return self._items[name]
@@ -77,14 +80,17 @@ class Registry:
                 # a family of names such as "timm:resnet18" -> builder("resnet18", ...)
                 return functools.partial(self._items[prefix + ":"], rest)
             if attempt == 0:
-                from registry.plugins import load_entry_point_plugins
-
-                load_entry_point_plugins()
-        raise RecipeError(self.unknown_name_message(name))
+                plugins.load_entry_point_plugins()
+        msg = self.unknown_name_message(name)
+        if plugins.failed_entry_points:
+            # the name may live in a plugin that is installed but broken: say so
+            msg += "; plugins that failed to load: " + "; ".join(plugins.failed_entry_points)
+        raise RecipeError(msg)
 
     def unknown_name_message(self, name: object) -> str:
+        """``unknown head 'fcn8'; did you mean 'fcn8s'?``, or the list of all names."""
         names = sorted(self._items)
-        close = difflib.get_close_matches(str(name), names, n=3, cutoff=0.6)
+        close = _closest(str(name), names)
         msg = f"unknown {self.name} {name!r}"
         if close:
             return msg + f"; did you mean {' or '.join(repr(c) for c in close)}?"
@@ -143,15 +149,57 @@ def _check_arguments(builder: Callable[..., Any], kwargs: dict[str, Any], where:
         sig = inspect.signature(builder)
     except (TypeError, ValueError):  # builtins without a signature: let the call speak
         return
-    try:
-        sig.bind(**kwargs)
-    except TypeError as e:
-        accepted = [n for n, p in sig.parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        raise RecipeError(f"{where} does not take these arguments: {e}; accepted: {', '.join(accepted)}") from None
+    params = sig.parameters.values()
+    by_keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    accepted = [p.name for p in params if p.kind in by_keyword]
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    problems = []
+    for k in kwargs:
+        if k not in accepted and not takes_any:
+            close = _closest(str(k), accepted)
+            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+            problems.append(f"unexpected argument {k!r}{hint}")
+    missing = [
+        p.name for p in params
+        if p.default is inspect.Parameter.empty and p.name not in kwargs
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    if missing:
+        problems.append(f"missing required argument{'s' * (len(missing) > 1)} {', '.join(map(repr, missing))}")
+    if not problems:
+        try:
+            sig.bind(**kwargs)
+        except TypeError as e:  # anything the checks above do not describe
+            problems.append(str(e))
+    if problems:
+        raise RecipeError(f"{where}: {'; '.join(problems)}; accepted arguments: {', '.join(accepted) or '(none)'}")
+
+
+def _closest(name: str, names: list[str]) -> list[str]:
+    """The registered names nearest to ``name``: the best match and any about as close."""
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, name, n).ratio(), n) for n in names), key=lambda t: (-t[0], t[1])
+    )
+    scored = [(r, n) for r, n in scored if r >= 0.6]
+    if not scored:
+        return []
+    best = scored[0][0]
+    return [n for r, n in scored[:3] if r >= best - 0.05]
+
+
+def _registry_for_key(key: str) -> "Registry | None":
+    """``backbone`` -> the backbone registry; plurals too: ``heads`` -> head, ``losses`` -> loss."""
+    if key in REGISTRIES:
+        return REGISTRIES[key]
+    if key.endswith("es") and key[:-2] in REGISTRIES:
+        return REGISTRIES[key[:-2]]
+    if key.endswith("s") and key[:-1] in REGISTRIES:
+        return REGISTRIES[key[:-1]]
+    return None
 
 
 def _build_nested(key: str, value: Any, path: str) -> Any:
-    reg = REGISTRIES.get(key) or (REGISTRIES.get(key[:-1]) if key.endswith("s") else None)
+    reg = _registry_for_key(key)
     if reg is None:
         return value
     if isinstance(value, Mapping) and "type" in value:
