@@ -55,6 +55,12 @@ class MaskSnapshots:
         self.out_dir = Path(out_dir)
         self.epoch_spec = list(epochs)
         self.tensorboard = tensorboard
+        not_str = [i for i in ids if not isinstance(i, str)]
+        if not_str:
+            raise RecipeError(
+                f"handlers.mask_snapshots.ids: expected quoted file ids such as \"0010\", got {not_str} "
+                "(unquoted, YAML reads 0010 as the octal number 8)"
+            )
         known = set(dataset.ids)
         missing = [i for i in ids if str(i) not in known]
         if missing:
