@@ -1,0 +1,159 @@
+"""Backbones: torchvision-compatible VGG16 features, strict local weights, timm adapter."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from torchvision.models import vgg as tv_vgg
+
+import zoo.backbones  # noqa: F401
+from registry.errors import CheckpointError, RecipeError
+from registry.registry import BACKBONES
+
+
+def tv_features(batch_norm: bool = False) -> torch.nn.Sequential:
+    """torchvision's VGG16 ``features`` alone (the 14.7M conv params, not the 138M model)."""
+    return tv_vgg.make_layers(tv_vgg.cfgs["D"], batch_norm=batch_norm)
+
+
+@pytest.fixture(scope="module")
+def vgg16_file(tmp_path_factory):
+    """A torchvision-style vgg16 state dict file: features.* plus small classifier.* tensors."""
+    torch.manual_seed(0)
+    feats = tv_features().eval()
+    state = {f"features.{k}": v for k, v in feats.state_dict().items()}
+    state["classifier.6.weight"] = torch.randn(3, 4)
+    state["classifier.6.bias"] = torch.randn(3)
+    path = tmp_path_factory.mktemp("weights") / "vgg16.pth"
+    torch.save(state, path)
+    return feats, state, path
+
+
+@pytest.mark.parametrize("name,bn", [("vgg16", False), ("vgg16_bn", True)])
+def test_feature_names_and_shapes_match_torchvision(name, bn):
+    ours = BACKBONES.build(name).features.state_dict()
+    theirs = tv_features(bn).state_dict()
+    assert list(ours) == list(theirs)
+    assert all(ours[k].shape == theirs[k].shape for k in ours)
+
+
+def test_channels_and_strides_full_width():
+    bb = BACKBONES.build("vgg16")
+    assert bb.channels == {8: 256, 16: 512, 32: 512}
+    assert bb.classifier_state is None
+
+
+@pytest.mark.parametrize("size,expected", [((64, 64), {8: (8, 8), 16: (4, 4), 32: (2, 2)}),
+                                           ((500, 375), {8: (63, 47), 16: (32, 24), 32: (16, 12)})])
+def test_forward_returns_ceil_sized_maps_by_stride(size, expected):
+    bb = BACKBONES.build({"type": "vgg16", "width": 0.125}).eval()
+    assert bb.channels == {8: 32, 16: 64, 32: 64}
+    with torch.no_grad():
+        out = bb(torch.randn(1, 3, *size))
+    assert sorted(out) == [8, 16, 32]
+    for s, hw in expected.items():
+        assert tuple(out[s].shape) == (1, bb.channels[s], *hw)
+
+
+def test_floor_pooling_option_matches_torchvision_sizes():
+    bb = BACKBONES.build({"type": "vgg16", "width": 0.125, "ceil_mode": False}).eval()
+    with torch.no_grad():
+        out = bb(torch.randn(1, 3, 500, 375))
+    assert tuple(out[32].shape[-2:]) == (15, 11)
+
+
+def test_random_init_is_logged(caplog):
+    with caplog.at_level(logging.INFO, logger="zoo"):
+        BACKBONES.build({"type": "vgg16_bn", "width": 0.125})
+    assert any(r.name == "zoo" and "randomly initialised" in r.getMessage() for r in caplog.records)
+
+
+def test_weights_file_loads_strictly_and_keeps_classifier(vgg16_file):
+    feats, state, path = vgg16_file
+    bb = BACKBONES.build({"type": "vgg16", "weights": str(path)}).eval()
+    for k, v in feats.state_dict().items():
+        assert torch.equal(bb.features.state_dict()[k], v)
+    assert set(bb.classifier_state) == {"6.weight", "6.bias"}
+    assert torch.equal(bb.classifier_state["6.bias"], state["classifier.6.bias"])
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(bb(x)[32], feats(x), atol=1e-6)
+        assert torch.allclose(bb(x)[8], feats[:17](x), atol=1e-6)
+
+
+def test_bn_file_into_plain_vgg_names_file_and_keys(vgg16_file, tmp_path):
+    bn_state = {f"features.{k}": v for k, v in tv_features(True).state_dict().items()}
+    path = tmp_path / "vgg16_bn.pth"
+    torch.save(bn_state, path)
+    with pytest.raises(CheckpointError) as e:
+        BACKBONES.build({"type": "vgg16", "weights": str(path)})
+    msg = str(e.value)
+    assert str(path) in msg and "missing keys" in msg and "unexpected keys" in msg
+    assert "features.1.running_mean" in msg or "features.3.weight" in msg
+
+
+def test_foreign_keys_are_rejected(vgg16_file, tmp_path):
+    _, state, _ = vgg16_file
+    path = tmp_path / "extra.pth"
+    torch.save({**state, "fc.weight": torch.zeros(2, 2)}, path)
+    with pytest.raises(CheckpointError, match="unexpected keys: fc.weight"):
+        BACKBONES.build({"type": "vgg16", "weights": str(path)})
+
+
+def test_shape_mismatch_is_a_checkpoint_error(vgg16_file, tmp_path):
+    _, state, _ = vgg16_file
+    bad = dict(state)
+    bad["features.0.weight"] = torch.zeros(64, 3, 5, 5)
+    path = tmp_path / "bad.pth"
+    torch.save(bad, path)
+    with pytest.raises(CheckpointError, match=r"features\.0\.weight"):
+        BACKBONES.build({"type": "vgg16", "weights": str(path)})
+
+
+def test_missing_or_corrupt_file(tmp_path):
+    with pytest.raises(CheckpointError, match="not found.*nope.pth"):
+        BACKBONES.build({"type": "vgg16", "weights": str(tmp_path / "nope.pth")})
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a torch file")
+    with pytest.raises(CheckpointError, match="junk.pth"):
+        BACKBONES.build({"type": "vgg16", "weights": str(junk)})
+
+
+def test_weights_need_full_width(vgg16_file):
+    with pytest.raises(RecipeError, match="width"):
+        BACKBONES.build({"type": "vgg16", "weights": str(vgg16_file[2]), "width": 0.5})
+
+
+# -- timm ---------------------------------------------------------------------------------
+def test_timm_backbone_strides_and_channels_from_feature_info():
+    bb = BACKBONES.build({"type": "timm:resnet18"}).eval()
+    assert bb.channels == {2: 64, 4: 64, 8: 128, 16: 256, 32: 512}
+    assert bb.classifier_state is None
+    with torch.no_grad():
+        out = bb(torch.randn(1, 3, 64, 48))
+    assert {s: tuple(t.shape) for s, t in out.items()} == {
+        2: (1, 64, 32, 24), 4: (1, 64, 16, 12), 8: (1, 128, 8, 6), 16: (1, 256, 4, 3), 32: (1, 512, 2, 2)}
+
+
+def test_timm_out_indices():
+    bb = BACKBONES.build({"type": "timm:resnet18", "out_indices": [2, 3, 4]})
+    assert sorted(bb.channels) == [8, 16, 32]
+
+
+def test_timm_local_weights_load_and_mismatch_fails(tmp_path, vgg16_file):
+    import timm
+
+    full = timm.create_model("resnet18", pretrained=False)
+    path = tmp_path / "resnet18.pth"
+    torch.save(full.state_dict(), path)
+    bb = BACKBONES.build({"type": "timm:resnet18", "weights": str(path)})
+    assert torch.equal(bb.model.conv1.weight, full.conv1.weight)
+    assert torch.equal(bb.model.layer4[1].bn2.running_var, full.layer4[1].bn2.running_var)
+    with pytest.raises(CheckpointError, match=r"vgg16\.pth.*missing keys: .*conv1\.weight"):
+        BACKBONES.build({"type": "timm:resnet18", "weights": str(vgg16_file[2])})
+
+
+def test_timm_unknown_name_suggests():
+    with pytest.raises(RecipeError, match="timm:resnet18"):
+        BACKBONES.build({"type": "timm:resnet18x"})
