@@ -1,0 +1,127 @@
+"""Losses: known values, ignored pixels, nested combos built from recipes."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import zoo.losses  # noqa: F401
+from registry.errors import DataError, RecipeError
+from registry.registry import LOSSES
+
+
+@pytest.fixture
+def seg():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 4, 6, 5, requires_grad=True)
+    target = torch.randint(0, 4, (2, 6, 5))
+    target[0, :2] = 255
+    return logits, target
+
+
+def test_cross_entropy_matches_torch_for_cls_and_seg(seg):
+    logits, target = seg
+    ce = LOSSES.build({"type": "cross_entropy", "ignore_index": 255})
+    assert torch.allclose(ce(logits, target), F.cross_entropy(logits, target, ignore_index=255))
+    cls_logits, cls_target = torch.randn(8, 3), torch.randint(0, 3, (8,))
+    assert torch.allclose(LOSSES.build("cross_entropy")(cls_logits, cls_target),
+                          F.cross_entropy(cls_logits, cls_target))
+
+
+def test_cross_entropy_weights_and_smoothing(seg):
+    logits, target = seg
+    w = [1.0, 2.0, 0.5, 3.0]
+    ce = LOSSES.build({"type": "cross_entropy", "ignore_index": 255, "class_weights": w, "label_smoothing": 0.1})
+    expected = F.cross_entropy(logits, target, weight=torch.tensor(w), ignore_index=255, label_smoothing=0.1)
+    assert torch.allclose(ce(logits, target), expected)
+    with pytest.raises(RecipeError, match="class_weights.*3 values.*4 classes"):
+        LOSSES.build({"type": "cross_entropy", "class_weights": [1, 2, 3]})(logits, target.clamp(max=3))
+
+
+@pytest.mark.parametrize("cfg", [{"type": "cross_entropy"}, {"type": "dice"}, {"type": "focal"},
+                                 {"type": "focal", "gamma": 0.5, "alpha": [1, 2, 3, 4]}])
+def test_ignored_pixels_do_not_affect_loss(seg, cfg):
+    logits, target = seg
+    loss = LOSSES.build({**cfg, "ignore_index": 255})
+    base = loss(logits, target)
+    changed = logits.detach().clone()
+    changed[0, :, :2] = torch.randn(4, 2, 5) * 10  # only the ignored pixels
+    assert torch.allclose(loss(changed, target), base, atol=1e-6)
+    # and the loss does depend on the other pixels
+    changed[1] += torch.randn(4, 6, 5) * 3
+    assert not torch.allclose(loss(changed, target), base, atol=1e-4)
+
+
+@pytest.mark.parametrize("type_", ["cross_entropy", "dice", "focal"])
+def test_all_ignored_gives_zero_with_gradient(type_):
+    logits = torch.randn(1, 3, 4, 4, requires_grad=True)
+    target = torch.full((1, 4, 4), 255)
+    loss = LOSSES.build({"type": type_, "ignore_index": 255})(logits, target)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert logits.grad is not None and not logits.grad.isnan().any()
+
+
+def test_focal_gamma_zero_is_cross_entropy(seg):
+    logits, target = seg
+    focal = LOSSES.build({"type": "focal", "gamma": 0.0, "ignore_index": 255})
+    assert torch.allclose(focal(logits, target), F.cross_entropy(logits, target, ignore_index=255), atol=1e-6)
+
+
+def test_focal_known_value_and_alpha():
+    # one sample, p_t = softmax([log 3, 0])[0] = 0.75
+    logits, target = torch.tensor([[math.log(3.0), 0.0]]), torch.tensor([0])
+    fl = LOSSES.build({"type": "focal", "gamma": 2.0})(logits, target)
+    assert fl.item() == pytest.approx(-(0.25 ** 2) * math.log(0.75), rel=1e-5)
+    fa = LOSSES.build({"type": "focal", "gamma": 2.0, "alpha": [0.25, 0.75]})(logits, target)
+    assert fa.item() == pytest.approx(0.25 * fl.item(), rel=1e-5)
+    fs = LOSSES.build({"type": "focal", "gamma": 2.0, "alpha": 0.5})(logits, target)
+    assert fs.item() == pytest.approx(0.5 * fl.item(), rel=1e-5)
+
+
+def test_dice_perfect_prediction_is_zero_and_known_value():
+    target = torch.randint(0, 3, (2, 8, 8))
+    perfect = F.one_hot(target, 3).permute(0, 3, 1, 2).float() * 50
+    dice = LOSSES.build("dice")
+    assert dice(perfect, target).item() < 1e-4
+    wrong = F.one_hot((target + 1) % 3, 3).permute(0, 3, 1, 2).float() * 50
+    assert dice(wrong, target).item() > 0.95
+    # uniform prediction over 2 classes, 4 pixels all class 0, smooth 1:
+    # class 0: (2*2 + 1) / (2 + 4 + 1); class 1: (0 + 1) / (2 + 0 + 1)
+    uniform, t = torch.zeros(1, 2, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long)
+    expected = 1 - (5 / 7 + 1 / 3) / 2
+    assert dice(uniform, t).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_out_of_range_target_is_a_data_error():
+    logits, target = torch.randn(1, 3, 2, 2), torch.full((1, 2, 2), 255)
+    with pytest.raises(DataError, match="class id 255.*ignore_index"):
+        LOSSES.build("dice")(logits, target)
+    with pytest.raises(DataError, match="class id 255"):
+        LOSSES.build("focal")(logits, target)
+
+
+def test_combo_is_weighted_sum_of_nested_losses(seg):
+    logits, target = seg
+    combo = LOSSES.build({"type": "combo", "weights": [1.0, 0.5],
+                          "losses": [{"type": "cross_entropy", "ignore_index": 255},
+                                     {"type": "dice", "ignore_index": 255}]})
+    assert [type(m).__name__ for m in combo.losses] == ["CrossEntropyLoss", "DiceLoss"]
+    ce = F.cross_entropy(logits, target, ignore_index=255)
+    dice = LOSSES.build({"type": "dice", "ignore_index": 255})(logits, target)
+    total = combo(logits, target)
+    assert torch.allclose(total, ce + 0.5 * dice)
+    total.backward()
+    assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
+
+
+def test_combo_defaults_and_errors():
+    combo = LOSSES.build({"type": "combo", "losses": ["cross_entropy", {"type": "focal", "gamma": 0}]})
+    logits, target = torch.randn(4, 3), torch.randint(0, 3, (4,))
+    assert torch.allclose(combo(logits, target), 2 * F.cross_entropy(logits, target), atol=1e-6)
+    with pytest.raises(RecipeError, match="weights.*2 numbers"):
+        LOSSES.build({"type": "combo", "losses": [{"type": "dice"}, {"type": "focal"}], "weights": [1.0]})
+    with pytest.raises(RecipeError, match=r"losses\[0\]\.type"):
+        LOSSES.build({"type": "combo", "losses": [{"type": "dise"}]})

@@ -1,0 +1,188 @@
+"""Losses for classification (logits [N, C], target [N]) and segmentation
+(logits [N, C, H, W], target [N, H, W]): ``loss(logits, target) -> scalar``.
+
+Every loss computes in float32 (logits may arrive in bf16 under autocast), skips pixels
+whose target is ``ignore_index``, and returns a zero that still carries a gradient when a
+batch holds no valid pixel, so one unlabelled crop cannot turn a run into NaN.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from registry.errors import DataError, RecipeError
+from registry.registry import LOSSES
+
+
+def _flatten(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """[N, C, *S] logits and [N, *S] target -> [P, C] and [P] (one row per pixel/sample)."""
+    if logits.dim() < 2 or target.shape != logits.shape[:1] + logits.shape[2:]:
+        raise ValueError(
+            f"loss: logits {tuple(logits.shape)} and target {tuple(target.shape)} do not match "
+            "(expected [N, C, ...] and [N, ...])"
+        )
+    c = logits.shape[1]
+    return logits.float().movedim(1, -1).reshape(-1, c), target.reshape(-1).long()
+
+
+def _valid(target: torch.Tensor, num_classes: int, ignore_index: int | None) -> torch.Tensor:
+    """Mask of the rows to use; a class id outside 0..C-1 that is not ignored is a data error."""
+    valid = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index
+    if valid.any():
+        t = target[valid]
+        lo, hi = int(t.min()), int(t.max())
+        if lo < 0 or hi >= num_classes:
+            bad = lo if lo < 0 else hi
+            raise DataError(
+                f"loss: target holds class id {bad}, outside 0..{num_classes - 1}"
+                + ("" if ignore_index is not None else " (set the loss's ignore_index for unlabelled pixels?)")
+            )
+    return valid
+
+
+def _zero(logits: torch.Tensor) -> torch.Tensor:
+    return logits.sum() * 0.0
+
+
+def _class_vector(values: Sequence[float] | None, name: str) -> torch.Tensor | None:
+    if values is None:
+        return None
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, (int, float)) for v in values):
+        raise RecipeError(f"loss.{name}: expected a list of numbers (one per class), got {values!r}")
+    return torch.tensor([float(v) for v in values])
+
+
+def _check_classes(vec: torch.Tensor | None, c: int, name: str) -> None:
+    if vec is not None and vec.numel() != c:
+        raise RecipeError(f"loss.{name}: has {vec.numel()} values but the model predicts {c} classes")
+
+
+@LOSSES.register("cross_entropy")
+class CrossEntropyLoss(nn.Module):
+    """Mean cross-entropy over non-ignored pixels (weighted mean with ``class_weights``)."""
+
+    def __init__(
+        self,
+        ignore_index: int | None = None,
+        class_weights: list[float] | None = None,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.ignore_index = ignore_index
+        self.label_smoothing = float(label_smoothing)
+        self.register_buffer("class_weights", _class_vector(class_weights, "class_weights"), persistent=False)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        _check_classes(self.class_weights, logits.shape[1], "class_weights")
+        ignore = -100 if self.ignore_index is None else self.ignore_index
+        if self.ignore_index is not None and not bool((target != ignore).any()):
+            return _zero(logits)
+        return F.cross_entropy(
+            logits.float(), target.long(), weight=self.class_weights,
+            ignore_index=ignore, label_smoothing=self.label_smoothing,
+        )
+
+
+@LOSSES.register("dice")
+class DiceLoss(nn.Module):
+    """1 - mean over classes of soft Dice on softmax probabilities (V-Net / Milletari style).
+
+    Sums run over the whole batch, so a class absent from both prediction and target scores
+    ``smooth / smooth = 1`` instead of dividing by zero. Ignored pixels count nowhere.
+    """
+
+    def __init__(self, ignore_index: int | None = None, smooth: float = 1.0) -> None:
+        super().__init__()
+        self.ignore_index = ignore_index
+        self.smooth = float(smooth)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        flat, t = _flatten(logits, target)
+        c = flat.shape[1]
+        valid = _valid(t, c, self.ignore_index)
+        if not bool(valid.any()):
+            return _zero(logits)
+        probs = flat.softmax(dim=1)[valid]
+        onehot = F.one_hot(t[valid], c).to(probs.dtype)
+        inter = (probs * onehot).sum(0)
+        denom = probs.sum(0) + onehot.sum(0)
+        dice = (2 * inter + self.smooth) / (denom + self.smooth)
+        return 1 - dice.mean()
+
+
+@LOSSES.register("focal")
+class FocalLoss(nn.Module):
+    """Softmax focal loss ``-alpha_t (1 - p_t)^gamma log p_t`` (Lin et al., 2017), mean over pixels.
+
+    ``alpha``: a list (one weight per class, picked by the target) or a number scaling all
+    classes. Unlike ``cross_entropy``'s ``class_weights`` the mean is over valid pixels, not
+    over the weights, as in the paper. ``gamma=0`` without ``alpha`` is plain cross-entropy.
+    """
+
+    def __init__(
+        self, gamma: float = 2.0, alpha: float | list[float] | None = None, ignore_index: int | None = None
+    ) -> None:
+        super().__init__()
+        if gamma < 0:
+            raise RecipeError(f"loss.gamma: expected a number >= 0, got {gamma!r}")
+        self.gamma = float(gamma)
+        self.ignore_index = ignore_index
+        self.alpha_scalar = float(alpha) if isinstance(alpha, (int, float)) else None
+        vec = None if self.alpha_scalar is not None else _class_vector(alpha, "alpha")
+        self.register_buffer("alpha", vec, persistent=False)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        flat, t = _flatten(logits, target)
+        c = flat.shape[1]
+        _check_classes(self.alpha, c, "alpha")
+        valid = _valid(t, c, self.ignore_index)
+        if not bool(valid.any()):
+            return _zero(logits)
+        flat, t = flat[valid], t[valid]
+        logpt = flat.log_softmax(dim=1).gather(1, t[:, None]).squeeze(1)
+        loss = -logpt
+        if self.gamma:
+            loss = loss * (1 - logpt.exp()).clamp(min=0).pow(self.gamma)
+        if self.alpha is not None:
+            loss = loss * self.alpha[t]
+        elif self.alpha_scalar is not None:
+            loss = loss * self.alpha_scalar
+        return loss.mean()
+
+
+@LOSSES.register("combo")
+class ComboLoss(nn.Module):
+    """A weighted sum of losses, e.g. ``{type: combo, losses: [{type: cross_entropy}, {type: dice}]}``.
+
+    The registry builds the nested ``losses:`` list; names or mappings passed directly
+    (from Python) are built here too.
+    """
+
+    def __init__(self, losses: list[Any], weights: list[float] | None = None) -> None:
+        super().__init__()
+        if not isinstance(losses, (list, tuple)) or not losses:
+            raise RecipeError(f"loss.losses: expected a non-empty list of losses, got {losses!r}")
+        built = []
+        for i, item in enumerate(losses):
+            if isinstance(item, (str, Mapping)):
+                item = LOSSES.build(item, _path=f"loss.losses[{i}]")
+            if not isinstance(item, nn.Module):
+                raise RecipeError(f"loss.losses[{i}]: expected a loss (a mapping with 'type'), got {item!r}")
+            built.append(item)
+        if weights is None:
+            weights = [1.0] * len(built)
+        if (not isinstance(weights, (list, tuple)) or len(weights) != len(built)
+                or not all(isinstance(w, (int, float)) for w in weights)):
+            raise RecipeError(f"loss.weights: expected {len(built)} numbers (one per loss), got {weights!r}")
+        self.losses = nn.ModuleList(built)
+        self.weights = [float(w) for w in weights]
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        total = None
+        for w, loss in zip(self.weights, self.losses):
+            term = w * loss(logits, target)
+            total = term if total is None else total + term
+        return total
