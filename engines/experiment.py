@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,7 +193,7 @@ def attach_checkpoints(t: Training, ckpt_dir: Path, metric: str) -> tuple[Checkp
                           global_step_transform=global_step_from_engine(t.trainer))
         t.evaluator.add_event_handler(Events.COMPLETED, best)
     # after a resume, let the handlers know the files already there so keep_last holds
-    last.load_state_dict({"saved": [(checkpoint_epoch(p), p.name)
+    last.load_state_dict({"_saved": [(checkpoint_epoch(p), p.name)
                                     for p in sorted(ckpt_dir.glob(f"{LAST_PREFIX}_*.pt"), key=checkpoint_epoch)]})
     return last, best
 
@@ -260,11 +261,18 @@ def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
     args = (recipe, str(run_dir), str(resume) if resume else None, str(search_dir) if search_dir else None)
     nproc = recipe["train"]["nproc_per_node"]
     under_launcher = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if nproc > 1 or under_launcher:
-        backend = "nccl" if torch.cuda.is_available() and recipe["train"]["device"] != "cpu" else "gloo"
-        kwargs = {} if under_launcher else {"nproc_per_node": nproc}
-        with idist.Parallel(backend=backend, **kwargs) as parallel:
-            parallel.run(_training_process, *args)
-    else:
-        _training_process(0, *args)
+    try:
+        if nproc > 1 or under_launcher:
+            backend = "nccl" if torch.cuda.is_available() and recipe["train"]["device"] != "cpu" else "gloo"
+            kwargs = {} if under_launcher else {"nproc_per_node": nproc}
+            with idist.Parallel(backend=backend, **kwargs) as parallel:
+                parallel.run(_training_process, *args)
+        else:
+            _training_process(0, *args)
+    except BaseException:
+        # A new run that failed before its first checkpoint left nothing worth keeping:
+        # remove it so resume=auto and tools never pick up an empty run.
+        if resume is None and not any((run_dir / "checkpoints").glob("*.pt")):
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     return run_dir

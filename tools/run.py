@@ -54,6 +54,8 @@ def main(argv: Sequence[str]) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
                         datefmt="%H:%M:%S")
+    for noisy in ("ignite.distributed.auto.auto_dataloader", "ignite.engine.engine", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     from registry.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)

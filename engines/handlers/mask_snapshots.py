@@ -119,7 +119,8 @@ class MaskSnapshots:
                 if img is not None:
                     ax.imshow(img)
                 ax.set_title(title, fontsize=9)
-                ax.axis("off")
+                ax.set_xticks([])
+                ax.set_yticks([])  # keep the frame: an all-white (Barren) mask still shows
         fig.tight_layout()
         path = self.out_dir / "grid.png"
         fig.savefig(path, dpi=100)
