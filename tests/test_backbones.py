@@ -157,3 +157,22 @@ def test_timm_local_weights_load_and_mismatch_fails(tmp_path, vgg16_file):
 def test_timm_unknown_name_suggests():
     with pytest.raises(RecipeError, match="timm:resnet18"):
         BACKBONES.build({"type": "timm:resnet18x"})
+
+
+def test_wrapped_checkpoint_is_unwrapped_and_non_tensors_rejected(vgg16_file, tmp_path):
+    feats, state, _ = vgg16_file
+    wrapped = tmp_path / "ckpt.pth"
+    torch.save({"state_dict": state, "epoch": 3}, wrapped)
+    bb = BACKBONES.build({"type": "vgg16", "weights": str(wrapped)})
+    assert torch.equal(bb.features[28].weight, feats[28].weight)
+    odd = tmp_path / "odd.pth"
+    torch.save({"epoch": 3, "features.0.weight": state["features.0.weight"]}, odd)
+    with pytest.raises(CheckpointError, match="odd.pth.*not tensors: epoch"):
+        BACKBONES.build({"type": "vgg16", "weights": str(odd)})
+
+
+def test_timm_out_indices_must_be_integers():
+    with pytest.raises(RecipeError, match="out_indices"):
+        BACKBONES.build({"type": "timm:resnet18", "out_indices": "ab"})
+    with pytest.raises(RecipeError, match="out_indices"):
+        BACKBONES.build({"type": "timm:resnet18", "out_indices": [9]})

@@ -36,6 +36,10 @@ class TimmBackbone(nn.Module):
 
         kwargs: dict[str, Any] = {"features_only": True, "pretrained": False}
         if out_indices is not None:
+            if not isinstance(out_indices, (list, tuple)) or not all(
+                isinstance(i, int) and not isinstance(i, bool) for i in out_indices
+            ):
+                raise RecipeError(f"model.backbone.out_indices: expected a list of integers, got {out_indices!r}")
             kwargs["out_indices"] = tuple(out_indices)
         try:
             self.model = timm.create_model(name, **kwargs)

@@ -48,9 +48,18 @@ def load_state_file(path: str | Path) -> Mapping[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt, not a torch file, or pickled objects beyond tensors
         raise CheckpointError(f"{path}: cannot read backbone weights ({type(e).__name__}: {e})") from None
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if isinstance(state, Mapping):
+        for key in ("state_dict", "model"):  # a training checkpoint wrapping the weights
+            if isinstance(state.get(key), Mapping):
+                state = state[key]
+                break
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{path}: expected a state dict (parameter name -> tensor), got {type(state).__name__}")
+    other = [str(k) for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if other:
         raise CheckpointError(
-            f"{path}: expected a state dict (parameter name -> tensor), got {type(state).__name__}"
+            f"{path}: expected a state dict (parameter name -> tensor); these entries are not tensors: "
+            f"{_fmt_keys(other)}"
         )
     return state
 
