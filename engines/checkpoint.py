@@ -9,10 +9,12 @@ written atomically (temporary file + rename) by ignite's ``DiskSaver`` and read 
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 import yaml
 
@@ -34,6 +36,34 @@ class RecipeState:
 
     def load_state_dict(self, state: Mapping[str, str]) -> None:
         self.recipe = yaml.safe_load(state["yaml"])
+
+
+class EngineState:
+    """A trainer's ``state_dict`` that loads with ``weights_only=True``.
+
+    ignite's DeterministicEngine saves numpy's RNG state, an ndarray that the safe
+    unpickler refuses; it is stored here as a tensor and turned back on load.
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def state_dict(self) -> dict[str, Any]:
+        sd = dict(self.engine.state_dict())
+        rng = sd.get("rng_states")
+        if rng is not None and len(rng) > 2 and isinstance(rng[2], tuple):
+            name, keys, pos, has_gauss, cached = rng[2]
+            sd["rng_states"] = [rng[0], rng[1], (name, torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+                                                 int(pos), int(has_gauss), float(cached))]
+        return sd
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        sd = dict(state)
+        rng = sd.get("rng_states")
+        if rng is not None and len(rng) > 2 and isinstance(rng[2][1], torch.Tensor):
+            name, keys, pos, has_gauss, cached = rng[2]
+            sd["rng_states"] = [rng[0], rng[1], (name, keys.numpy().astype(np.uint32), pos, has_gauss, cached)]
+        self.engine.load_state_dict(sd)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -122,7 +152,13 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[to
     model_cfg = copy.deepcopy(recipe["model"])
     if isinstance(model_cfg.get("backbone"), dict):
         model_cfg["backbone"]["weights"] = None  # the checkpoint holds every weight
-    model = build_model(model_cfg)
+    zoo_log = logging.getLogger("zoo")
+    level = zoo_log.level
+    zoo_log.setLevel(logging.ERROR)  # "randomly initialised" is not news: the weights come next
+    try:
+        model = build_model(model_cfg)
+    finally:
+        zoo_log.setLevel(level)
     if "model" not in ckpt:
         raise CheckpointError(f"{path}: holds no model weights")
     load_state_strict(model, ckpt["model"], f"checkpoint {path}")

@@ -22,7 +22,7 @@ from ignite.metrics import Average
 from ignite.utils import manual_seed
 
 from engines import optim as _optim  # noqa: F401  (registers optimizers and schedulers)
-from engines.checkpoint import BEST_PREFIX, LAST_PREFIX, RecipeState, checkpoint_epoch, load_state_strict, read_checkpoint
+from engines.checkpoint import BEST_PREFIX, EngineState, LAST_PREFIX, RecipeState, checkpoint_epoch, load_state_strict, read_checkpoint
 from engines.evaluator import create_evaluator
 from engines.handlers import History, MaskSnapshots, NanGuard, TensorBoard
 from engines.metrics import (
@@ -144,7 +144,7 @@ def build_training(recipe: dict, device: torch.device | None = None) -> Training
     else:
         metrics = classification_metrics(num_classes, device=device)
     evaluator = create_evaluator(run_model, metrics, step_cfg)
-    to_save: dict[str, Any] = {"model": model, "optimizer": optimizer, "trainer": trainer,
+    to_save: dict[str, Any] = {"model": model, "optimizer": optimizer, "trainer": EngineState(trainer),
                                "recipe": RecipeState(recipe)}
     if scheduler is not None:
         to_save["scheduler"] = scheduler
@@ -209,8 +209,18 @@ def resume_from(t: Training, ckpt_path: Path) -> None:
     log.info("resumed from %s at epoch %d (iteration %d)", ckpt_path, t.trainer.state.epoch, t.trainer.state.iteration)
 
 
-def _training_process(local_rank: int, recipe: dict, run_dir: str, resume: str | None, search_dir: str | None) -> None:
+def _training_process(local_rank: int, recipe: dict, run_dir: str | None, resume: str | None,
+                      search_dir: str | None, chosen: list | None = None) -> None:
     import_modules(recipe["imports"], search_dir)
+    if run_dir is None:  # one rank of torchrun: rank 0 picks the run dir for everyone
+        if idist.get_rank() == 0:
+            path, ckpt = prepare_run_dir(recipe)
+            dump_recipe(recipe, path / "recipe.yaml")
+            run_dir, resume = str(path), str(ckpt) if ckpt else ""
+        run_dir = idist.broadcast(run_dir or "", src=0, safe_mode=True)
+        resume = idist.broadcast(resume or "", src=0, safe_mode=True) or None
+        if chosen is not None:
+            chosen.append(run_dir)
     tr = recipe["train"]
     set_threads(tr["threads"])
     set_deterministic(tr["deterministic"])
@@ -256,16 +266,21 @@ def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
     GPU), or as one rank of ``torchrun``; only rank 0 writes files.
     """
     import_modules(recipe["imports"], search_dir)  # fail on a bad plugin before any work
+    nproc = recipe["train"]["nproc_per_node"]
+    under_launcher = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if under_launcher:
+        backend = "nccl" if torch.cuda.is_available() and recipe["train"]["device"] != "cpu" else "gloo"
+        chosen: list[str] = []
+        with idist.Parallel(backend=backend) as parallel:  # this process is one rank: runs in place
+            parallel.run(_training_process, recipe, None, None, str(search_dir) if search_dir else None, chosen)
+        return Path(chosen[0])
     run_dir, resume = prepare_run_dir(recipe)
     dump_recipe(recipe, run_dir / "recipe.yaml")
     args = (recipe, str(run_dir), str(resume) if resume else None, str(search_dir) if search_dir else None)
-    nproc = recipe["train"]["nproc_per_node"]
-    under_launcher = int(os.environ.get("WORLD_SIZE", "1")) > 1
     try:
-        if nproc > 1 or under_launcher:
+        if nproc > 1:
             backend = "nccl" if torch.cuda.is_available() and recipe["train"]["device"] != "cpu" else "gloo"
-            kwargs = {} if under_launcher else {"nproc_per_node": nproc}
-            with idist.Parallel(backend=backend, **kwargs) as parallel:
+            with idist.Parallel(backend=backend, nproc_per_node=nproc) as parallel:
                 parallel.run(_training_process, *args)
         else:
             _training_process(0, *args)
