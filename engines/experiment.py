@@ -192,6 +192,8 @@ def attach_checkpoints(t: Training, ckpt_dir: Path, metric: str) -> tuple[Checkp
                           score_function=score_fn(metric), score_name=metric,
                           global_step_transform=global_step_from_engine(t.trainer))
         t.evaluator.add_event_handler(Events.COMPLETED, best)
+    for stray in ckpt_dir.glob("tmp*"):  # a write interrupted by a crash (atomic: never renamed)
+        stray.unlink(missing_ok=True)
     # after a resume, let the handlers know the files already there so keep_last holds
     last.load_state_dict({"_saved": [(checkpoint_epoch(p), p.name)
                                     for p in sorted(ckpt_dir.glob(f"{LAST_PREFIX}_*.pt"), key=checkpoint_epoch)]})
