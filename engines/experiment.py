@@ -160,18 +160,24 @@ def attach_epoch_row(t: Training) -> None:
     every = recipe["eval"]["every"]
     class_names = list(getattr(t.val_ds, "classes", []) or [])
 
+    started = {"t": 0.0}
+
+    def on_epoch_start(engine: Engine) -> None:
+        started["t"] = time.perf_counter()
+
     def on_epoch(engine: Engine) -> None:
         epoch, last = engine.state.epoch, engine.state.max_epochs
         row: dict[str, Any] = {"train/loss": float(engine.state.metrics["train_loss"]),
-                               "lr": t.optimizer.param_groups[0]["lr"]}
+                               "lr": t.optimizer.param_groups[0]["lr"],
+                               "train/seconds": time.perf_counter() - started["t"]}
         if epoch % every == 0 or epoch == last:
             start = time.perf_counter()
             t.evaluator.run(t.val_loader)
             row.update(flatten_metrics(t.evaluator.state.metrics, class_names))
             row["val/seconds"] = time.perf_counter() - start
-        row["train/seconds"] = engine.state.times.get("EPOCH_COMPLETED") or 0.0
         engine.state.epoch_row = row
 
+    t.trainer.add_event_handler(Events.EPOCH_STARTED, on_epoch_start)
     t.trainer.add_event_handler(Events.EPOCH_COMPLETED, on_epoch)
     # The batch order of an epoch is fixed by DeterministicEngine; fix the rest of the
     # randomness (dropout, augmentation in the main process) per epoch too, so a run
