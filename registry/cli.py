@@ -1,6 +1,7 @@
 """The one place that turns a ``UserError`` into a short message and an exit code."""
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 from typing import Callable, Sequence
@@ -8,6 +9,30 @@ from typing import Callable, Sequence
 from registry.errors import UserError
 
 EXIT_USER_ERROR = 2
+
+# torch's DataLoader re-raises an error from a worker process as the same type with the
+# worker's whole traceback as its message; the user needs the original message only.
+_WORKER_ERROR = re.compile(r"Caught \w+ (?P<where>in DataLoader worker process \d+)\.\n"
+                           r"Original Traceback \(most recent call last\):\n")
+
+
+def user_message(e: BaseException) -> str:
+    """The message of a user error, without a DataLoader worker's traceback around it."""
+    text = str(e)
+    m = _WORKER_ERROR.match(text)
+    if not m:
+        return text
+    body = text[m.end():].rpartition("Traceback (most recent call last):\n")[2]  # the last of a chain
+    lines = body.splitlines()
+    # traceback frames are indented; the exception ("module.Class: message") is not
+    first = next((i for i, line in enumerate(lines) if line and not line.startswith(" ")), None)
+    if first is None:
+        return text
+    original = "\n".join(lines[first:]).strip()
+    head, sep, rest = original.partition(": ")
+    if sep and re.fullmatch(r"[\w.]+", head):
+        original = rest
+    return f"{original} ({m['where']})"
 
 
 def main_guard(main: Callable[[Sequence[str]], int | None], argv: Sequence[str] | None = None) -> int:
@@ -24,7 +49,7 @@ def main_guard(main: Callable[[Sequence[str]], int | None], argv: Sequence[str] 
     except UserError as e:
         if debug:
             traceback.print_exc()
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {user_message(e) if not debug else e}", file=sys.stderr)
         if not debug:
             print("(run again with --debug for the traceback)", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -54,8 +54,11 @@ def main(argv: Sequence[str]) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
                         datefmt="%H:%M:%S")
-    for noisy in ("ignite.distributed.auto.auto_dataloader", "ignite.engine.engine", "matplotlib"):
+    for noisy in ("ignite.distributed.auto.auto_dataloader", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # the engine logs the exception that ends a run, twice, a DataLoader worker's traceback
+    # included; main_guard prints a user error in one line and Python the traceback of others
+    logging.getLogger("ignite.engine.engine").setLevel(logging.CRITICAL)
     from registry.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
