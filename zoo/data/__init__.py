@@ -1,6 +1,13 @@
-"""The data layer: the mask colour codec and image reading (datasets and pipelines follow)."""
+"""The data layer: datasets, augmentation pipelines and the mask colour codec.
+
+Importing it registers the datasets (``dlcv_sat``) and the project's own transforms.
+"""
 from __future__ import annotations
 
+from typing import Any, Mapping
+
+from registry.errors import RecipeError
+from registry.registry import DATASETS
 from zoo.data.masks import (
     CLASSES,
     NUM_CLASSES,
@@ -13,9 +20,38 @@ from zoo.data.masks import (
     read_mask,
     write_mask,
 )
+from zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Pipeline, build_transforms, seed_worker
 from zoo.data.io import read_image
+from zoo.data.sat import DlcvSat
+
+_DEFAULT_SPLITS = {"train": "train", "val": "validation"}
+
+
+def build_dataset(data_cfg: Mapping[str, Any], which: str) -> Any:
+    """The ``which`` ("train" | "val") dataset of a recipe's ``data`` section, with its pipeline.
+
+    Reads ``type``, ``root``, ``args`` and ``<which>.split`` / ``<which>.transforms``; the
+    pipeline is built first so a transform typo fails before any folder is scanned.
+    """
+    if which not in _DEFAULT_SPLITS:
+        raise ValueError(f"which must be 'train' or 'val', got {which!r}")
+    if not isinstance(data_cfg, Mapping) or "type" not in data_cfg:
+        raise RecipeError(f"data: expected a section with a 'type' key, got {data_cfg!r}")
+    section = data_cfg.get(which) or {}
+    split = section.get("split", _DEFAULT_SPLITS[which])
+    builder = DATASETS.get(data_cfg["type"]) if isinstance(data_cfg["type"], str) else None
+    task = getattr(builder, "task", "segmentation")
+    pipeline = build_transforms(section.get("transforms") or [], task, where=f"data.{which}.transforms")
+    args = dict(data_cfg.get("args") or {})
+    clash = sorted({"type", "root", "split", "transforms"} & set(args))
+    if clash:
+        raise RecipeError(f"data.args: {', '.join(clash)} must be set in the data section itself, not in args")
+    cfg = {"type": data_cfg["type"], "root": data_cfg.get("root"), "split": split, "transforms": pipeline, **args}
+    return DATASETS.build(cfg, _path="data")
+
 
 __all__ = [
     "CLASSES", "NUM_CLASSES", "PALETTE", "UNKNOWN", "ForeignColourWarning", "colorize",
-    "decode_mask", "encode_mask", "read_mask", "write_mask", "read_image",
+    "decode_mask", "encode_mask", "read_mask", "write_mask", "read_image", "IMAGENET_MEAN",
+    "IMAGENET_STD", "Pipeline", "build_transforms", "seed_worker", "build_dataset", "DlcvSat",
 ]

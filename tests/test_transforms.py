@@ -1,0 +1,129 @@
+"""Pipelines: joint geometry, lookup and errors, output types, reproducibility with workers."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from registry.errors import RecipeError
+from zoo.data.masks import decode_mask, encode_mask
+from zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_transforms, seed_worker
+
+MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+
+
+def blocky_mask(h: int = 64, w: int = 96, seed: int = 0) -> np.ndarray:
+    """Class ids in 8x8 blocks, so most pixels are far from a class border."""
+    rng = np.random.default_rng(seed)
+    return np.kron(rng.integers(0, 7, (h // 8, w // 8)), np.ones((8, 8), np.int64)).astype(np.uint8)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    return ((x * STD + MEAN) * 255).round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
+
+
+def test_joint_flip_moves_image_and_mask_together() -> None:
+    mask = blocky_mask()
+    image = encode_mask(mask)  # the image shows its own mask's colours
+    x, y = build_transforms([{"type": "HorizontalFlip", "p": 1.0}])(image, mask)
+    np.testing.assert_array_equal(y.numpy(), mask[:, ::-1])
+    np.testing.assert_array_equal(decode_mask(to_uint8(x)), y.numpy())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_scale_crop_keeps_image_and_mask_aligned(seed: int) -> None:
+    torch.manual_seed(seed)
+    mask = blocky_mask(64, 64, seed)
+    image = encode_mask(mask)
+    pipe = build_transforms([{"type": "RandomScaleCrop", "size": [48, 40], "scale": [0.5, 2.0], "fill_mask": 255}])
+    x, y = pipe(image, mask)
+    assert x.shape == (3, 48, 40) and y.shape == (48, 40)
+    y = y.numpy()
+    inside = y != 255
+    assert inside.mean() > 0.3
+    decoded = decode_mask(to_uint8(x))
+    assert (decoded[inside] == y[inside]).mean() > 0.9  # bilinear image differs only near borders
+    assert np.all(to_uint8(x)[~inside] <= 1)  # padding: black image, fill_mask in the mask
+
+
+def test_random_scale_crop_pads_masks_with_unknown_by_default() -> None:
+    torch.manual_seed(0)
+    pipe = build_transforms([{"type": "RandomScaleCrop", "size": 64, "scale": [0.5, 0.5]}])
+    _, y = pipe(np.zeros((64, 64, 3), np.uint8), np.ones((64, 64), np.uint8))
+    assert (y == 1).sum() == 32 * 32 and set(torch.unique(y).tolist()) == {1, 6}
+
+
+def test_unknown_name_suggests_close_names_from_both_sources() -> None:
+    with pytest.raises(RecipeError, match=r"data\.train\.transforms\[1\]\.type: unknown transform 'HorizontalFlp'; "
+                                          r"did you mean 'HorizontalFlip' \(albumentations\)"):
+        build_transforms([{"type": "VerticalFlip"}, {"type": "HorizontalFlp"}], where="data.train.transforms")
+    with pytest.raises(RecipeError, match=r"'RandomScaleCrop' \(project\)"):
+        build_transforms([{"type": "RandomScaleCrp", "size": 8}])
+    with pytest.raises(RecipeError, match=r"transforms\[0\] \(HorizontalFlip\): .*'prob'.*accepted: p"):
+        build_transforms([{"type": "HorizontalFlip", "prob": 0.5}])
+    with pytest.raises(RecipeError, match=r"transforms\[2\] \(ColorJitter\): invalid arguments"):
+        build_transforms([{"type": "HorizontalFlip"}, {"type": "VerticalFlip"}, {"type": "ColorJitter", "brightness": -1}])
+    with pytest.raises(RecipeError, match=r"transforms\[0\]: expected a mapping"):
+        build_transforms(["HorizontalFlip"])
+
+
+def test_output_types_full_resolution_and_normalisation() -> None:
+    image = np.zeros((37, 53, 3), np.uint8)
+    mask = np.full((37, 53), 4, np.uint8)
+    x, y = build_transforms([], "segmentation")(image, mask)
+    assert x.dtype == torch.float32 and x.shape == (3, 37, 53)
+    assert y.dtype == torch.int64 and y.shape == (37, 53) and int(y[0, 0]) == 4
+    torch.testing.assert_close(x[:, 0, 0], -torch.tensor(IMAGENET_MEAN) / torch.tensor(IMAGENET_STD))
+    x, y = build_transforms(None, "classification")(image)
+    assert y is None and x.shape == (3, 37, 53)
+    own = build_transforms([{"type": "Normalize", "mean": 0.5, "std": 0.5}])
+    assert [type(t).__name__ for t in own.compose.transforms].count("Normalize") == 1
+    assert float(own(image)[0].min()) == pytest.approx(-1.0)
+    nested = build_transforms([{"type": "OneOf", "transforms": [{"type": "HorizontalFlip"}, {"type": "VerticalFlip"}]}])
+    assert nested(image, mask)[0].shape == (3, 37, 53)
+
+
+class Repeated(Dataset):
+    """The same image every time, so any difference between samples is augmentation."""
+
+    def __init__(self) -> None:
+        self.mask = blocky_mask(32, 32)
+        self.image = encode_mask(self.mask)
+        self.transforms = build_transforms([{"type": "RandomScaleCrop", "size": 16, "scale": [0.5, 2.0]},
+                                            {"type": "HorizontalFlip", "p": 0.5}])
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+        x, y = self.transforms(self.image, self.mask)
+        return x, y, float(np.random.random())
+
+
+def run_loader(seed: int, workers: int, with_numpy: bool = True) -> list[torch.Tensor]:
+    """Each sample's augmented mask, plus (in workers, which seed_worker seeds) a numpy draw."""
+    torch.manual_seed(seed)
+    loader = DataLoader(Repeated(), batch_size=1, num_workers=workers, worker_init_fn=seed_worker,
+                        timeout=60 if workers else 0)  # a deadlocked worker fails instead of hanging
+    return [torch.cat([y.flatten().float(), u if with_numpy else u[:0]]) for _, y, u in loader]
+
+
+def test_same_torch_seed_same_augmentations_in_process() -> None:
+    a, b, c = (run_loader(s, 0, with_numpy=False) for s in (0, 0, 1))
+    assert all(torch.equal(p, q) for p, q in zip(a, b))
+    assert not all(torch.equal(p, q) for p, q in zip(a, c))
+    assert len({p.numpy().tobytes() for p in a}) > 4
+
+
+def test_workers_reproducible_and_not_copies_of_each_other() -> None:
+    # a busy OpenCV thread pool before the fork is what made cv2.setNumThreads in workers deadlock
+    for _ in range(3):
+        cv2.warpAffine(np.zeros((1024, 1024, 3), np.uint8), np.eye(2, 3), (1024, 1024))
+    a, b = run_loader(0, 2), run_loader(0, 2)
+    assert all(torch.equal(p, q) for p, q in zip(a, b))
+    # worker 0 serves items 0, 2, 4.. and worker 1 items 1, 3, 5..: their draws must differ
+    assert not torch.equal(a[0], a[1]) and not torch.equal(a[2], a[3])
+    assert len({p.numpy().tobytes() for p in a}) > 4

@@ -1,0 +1,258 @@
+"""Augmentation pipelines from recipe lists, applied jointly to image and mask.
+
+A recipe lists transforms as ``{type: Name, **kwargs}``. A name is looked up first in
+this project's ``TRANSFORMS`` registry, then in albumentations, so the whole albumentations
+catalogue is usable without wrapping while project transforms can shadow or extend it.
+Images stay uint8 through every geometric and colour step (the cheap representation for
+OpenCV) and become normalised float tensors only at the end.
+
+Reproducibility: albumentations 2 keeps its own random generators, untouched by
+``torch.manual_seed`` and copied as they are into every DataLoader worker (so all workers
+would draw the same augmentations). A ``Pipeline`` therefore seeds its generators from
+``torch.initial_seed()`` the first time it runs in a process and whenever that seed
+changes: the main process follows the run's ``torch.manual_seed``, and each worker gets
+the distinct, reproducible seed DataLoader gives it.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import os
+import random
+from typing import Any, Callable, Mapping, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+# albumentations asks PyPI for a newer version on every import (2 s timeout offline);
+# a library import must not touch the network
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+import albumentations as A  # noqa: E402
+from albumentations.core.composition import BaseCompose  # noqa: E402
+from albumentations.core.transforms_interface import (  # noqa: E402
+    BaseTransformInitSchema,
+    BasicTransform,
+    DualTransform,
+)
+from pydantic import Field  # noqa: E402
+from typing_extensions import Annotated  # noqa: E402
+
+from registry.errors import RecipeError
+from registry.registry import TRANSFORMS
+from zoo.data.masks import UNKNOWN
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_MASK_FINAL = "ToTensorV2"
+
+
+# --------------------------------------------------------------------------------------
+# project transforms
+# --------------------------------------------------------------------------------------
+@TRANSFORMS.register("RandomScaleCrop")
+class RandomScaleCrop(DualTransform):
+    """Rescale by a random factor, then take a random ``size`` crop (padding if smaller).
+
+    The usual segmentation training augmentation (scale jitter + fixed-size crop) done
+    as one ``cv2.warpAffine`` on the crop window only, so a 2x zoom costs no more than
+    the crop itself. Padding uses ``fill`` for the image and ``fill_mask`` for the mask.
+    Padding is "no data", which the mask codec calls Unknown (6), so that is the default:
+    the segmentation recipes' loss ignores Unknown and mIoU leaves it out, and a loss
+    without an ``ignore_index`` still gets a valid class id. Set ``fill_mask`` to the
+    loss's ``ignore_index`` (e.g. 255) when that is what it ignores. Downscaling is
+    bilinear without antialiasing (scales below 0.5 alias).
+    """
+
+    class InitSchema(BaseTransformInitSchema):
+        size: int | tuple[int, int] | list[int]
+        scale: tuple[float, float] | list[float]
+        fill: float
+        fill_mask: float
+        p: Annotated[float, Field(ge=0, le=1)]
+
+    def __init__(
+        self,
+        size: int | Sequence[int],
+        scale: Sequence[float] = (0.5, 2.0),
+        fill: float = 0,
+        fill_mask: float = UNKNOWN,
+        p: float = 1.0,
+    ):
+        super().__init__(p=p)
+        h, w = (size, size) if isinstance(size, int) else tuple(size)
+        if h < 1 or w < 1:
+            raise ValueError(f"size must be positive, got {size!r}")
+        lo, hi = scale
+        if not 0 < lo <= hi:
+            raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {scale!r}")
+        self.size = (int(h), int(w))
+        self.scale = (float(lo), float(hi))
+        self.fill = fill
+        self.fill_mask = fill_mask
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        height, width = params["shape"][:2]
+        th, tw = self.size
+        s = self.py_random.uniform(*self.scale)
+        sh, sw = height * s, width * s
+        # crop origin in the scaled image; negative when the scaled image is smaller (padding)
+        y0 = self.py_random.randint(*sorted((0, int(sh) - th)))
+        x0 = self.py_random.randint(*sorted((0, int(sw) - tw)))
+        # src -> dst with pixel centres kept aligned (as cv2.resize does), then shifted
+        matrix = np.array([[s, 0, 0.5 * s - 0.5 - x0], [0, s, 0.5 * s - 0.5 - y0]], dtype=np.float64)
+        return {"matrix": matrix}
+
+    def apply(self, img: np.ndarray, matrix: np.ndarray, **params: Any) -> np.ndarray:
+        th, tw = self.size
+        fill = self.fill if img.ndim == 2 else (self.fill,) * img.shape[2]
+        return cv2.warpAffine(img, matrix, (tw, th), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+
+    def apply_to_mask(self, mask: np.ndarray, matrix: np.ndarray, **params: Any) -> np.ndarray:
+        th, tw = self.size
+        return cv2.warpAffine(mask, matrix, (tw, th), flags=cv2.INTER_NEAREST,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=self.fill_mask)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("size", "scale", "fill", "fill_mask")
+
+
+# --------------------------------------------------------------------------------------
+# resolving recipe entries
+# --------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _albumentations_names() -> tuple[str, ...]:
+    abstract = {"BaseCompose", "BasicTransform", "DualTransform", "ImageOnlyTransform", "Transform3D"}
+    return tuple(sorted(
+        n for n in dir(A)
+        if n not in abstract and inspect.isclass(getattr(A, n)) and issubclass(getattr(A, n), (BasicTransform, BaseCompose))
+    ))
+
+
+def resolve_transform(name: str, where: str = "transforms") -> tuple[Callable[..., Any], str]:
+    """The class for a transform name and where it came from (``"project"`` or ``"albumentations"``)."""
+    if not isinstance(name, str) or not name:
+        raise RecipeError(f"{where}.type: expected a transform name (string), got {name!r}")
+    if name in TRANSFORMS:
+        return TRANSFORMS.get(name), "project"
+    albu = _albumentations_names()
+    if name in albu:
+        return getattr(A, name), "albumentations"
+    own = TRANSFORMS.names()
+    sources = {n: "albumentations" for n in albu} | {n: "project" for n in own}
+    by_lower = {n.lower(): n for n in sources}
+    close = difflib.get_close_matches(name, list(sources), n=3, cutoff=0.6)
+    if name.lower() in by_lower and by_lower[name.lower()] not in close:
+        close.insert(0, by_lower[name.lower()])
+    hint = f"; did you mean {' or '.join(f'{c!r} ({sources[c]})' for c in close)}?" if close else ""
+    raise RecipeError(
+        f"{where}.type: unknown transform {name!r}{hint} Transforms are looked up in this project's "
+        f"registry ({', '.join(own) or 'none'}) and then in albumentations ({len(albu)} names, "
+        "e.g. HorizontalFlip, RandomCrop, ColorJitter)"
+    )
+
+
+def _build_entry(entry: Any, where: str) -> Any:
+    if not isinstance(entry, Mapping) or "type" not in entry:
+        raise RecipeError(f"{where}: expected a mapping like {{type: HorizontalFlip, p: 0.5}}, got {entry!r}")
+    name = entry["type"]
+    builder, _source = resolve_transform(name, where)
+    kwargs = {k: v for k, v in entry.items() if k != "type"}
+    if isinstance(kwargs.get("transforms"), list):  # OneOf, SomeOf, Sequential, ...
+        kwargs["transforms"] = [_build_entry(e, f"{where}.transforms[{j}]") for j, e in enumerate(kwargs["transforms"])]
+    try:
+        sig = inspect.signature(builder)
+        sig.bind(**kwargs)
+    except TypeError as e:
+        accepted = [n for n, p in sig.parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        raise RecipeError(f"{where} ({name}): {e}; accepted: {', '.join(accepted)}") from None
+    except ValueError:  # no signature to check: let the call speak
+        pass
+    try:
+        return builder(**kwargs)
+    except (TypeError, ValueError) as e:
+        msg = " ".join(str(e).split())
+        raise RecipeError(f"{where} ({name}): invalid arguments {kwargs}: {msg[:500]}") from None
+
+
+# --------------------------------------------------------------------------------------
+# the pipeline
+# --------------------------------------------------------------------------------------
+class Pipeline:
+    """``pipeline(image, mask=None) -> (FloatTensor[3, H, W], LongTensor[H, W] | None)``.
+
+    Wraps one ``albumentations.Compose`` that ends in Normalize + ToTensorV2; images go in
+    as RGB uint8 ``[H, W, 3]``, masks as integer ``[H, W]`` (uint8 is the fast choice).
+    """
+
+    def __init__(self, transforms: list[Any], task: str, spec: list[dict] | None = None) -> None:
+        self.task = task
+        self.spec = list(spec or [])
+        self.compose = A.Compose(transforms)
+        self._seeded_for: tuple[int, int] | None = None
+
+    def reseed(self, seed: int | None = None) -> None:
+        """Seed the augmentation generators (default: from ``torch.initial_seed()``)."""
+        if seed is None:
+            seed = torch.initial_seed()
+        self.compose.set_random_seed(int(seed) % 2**63)
+        self._seeded_for = (os.getpid(), torch.initial_seed())
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self._seeded_for != (os.getpid(), torch.initial_seed()):
+            self.reseed()
+        if mask is None:
+            out = self.compose(image=image)
+            return out["image"], None
+        out = self.compose(image=image, mask=mask)
+        return out["image"], out["mask"].long()
+
+    def __repr__(self) -> str:
+        names = [type(t).__name__ for t in self.compose.transforms]
+        return f"Pipeline({self.task}: {' -> '.join(names)})"
+
+
+def build_transforms(
+    spec: list[dict] | None, task: str = "segmentation", where: str = "transforms"
+) -> Pipeline:
+    """A joint image/mask pipeline from a recipe list, ending with Normalize + ToTensorV2.
+
+    Normalize (ImageNet mean/std) is added unless the list has one; an empty list is just
+    normalise + to-tensor (evaluation keeps full resolution). ``where`` is the recipe key
+    path used in error messages (``data.train.transforms``).
+    """
+    if task not in ("segmentation", "classification"):
+        raise RecipeError(f"task: expected 'segmentation' or 'classification', got {task!r}")
+    if spec is None:
+        spec = []
+    if not isinstance(spec, (list, tuple)):
+        raise RecipeError(f"{where}: expected a list of transforms, got {type(spec).__name__} {spec!r}")
+    built = [_build_entry(entry, f"{where}[{i}]") for i, entry in enumerate(spec)]
+    names = [e.get("type") for e in spec]
+    if "Normalize" not in names:
+        built.append(A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD, max_pixel_value=255.0))
+    if _MASK_FINAL not in names:
+        built.append(A.ToTensorV2())
+    elif names[-1] != _MASK_FINAL:
+        raise RecipeError(f"{where}: ToTensorV2 must be the last transform (it is added automatically)")
+    return Pipeline(built, task, list(spec))
+
+
+def seed_worker(worker_id: int) -> None:
+    """``worker_init_fn``: seed numpy/random from torch's per-worker seed, reseed the pipeline.
+
+    DataLoader seeds torch differently in each worker (base seed + id) but leaves numpy's
+    and Python's global generators as forked copies; this makes them distinct and
+    reproducible too. (OpenCV's thread count is deliberately not touched here:
+    ``cv2.setNumThreads`` in a forked child of a process whose OpenCV pool was running
+    deadlocks.)
+    """
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+    info = torch.utils.data.get_worker_info()
+    pipeline = getattr(getattr(info, "dataset", None), "transforms", None)
+    if isinstance(pipeline, Pipeline):
+        pipeline.reseed()
