@@ -1,6 +1,7 @@
 """The data layer: datasets, augmentation pipelines and the mask colour codec.
 
-Importing it registers the datasets (``dlcv_sat``) and the project's own transforms.
+Importing it registers the datasets (``dlcv_sat``, ``dlcv_cls``, ``image_folder``,
+``digits``) and the project's own transforms.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from zoo.data.masks import (
 from zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Pipeline, build_transforms, seed_worker
 from zoo.data.io import read_image
 from zoo.data.sat import DlcvSat
+from zoo.data.cls import Digits, DlcvCls, ImageFolder
 
 _DEFAULT_SPLITS = {"train": "train", "val": "validation"}
 
@@ -54,4 +56,5 @@ __all__ = [
     "CLASSES", "NUM_CLASSES", "PALETTE", "UNKNOWN", "ForeignColourWarning", "colorize",
     "decode_mask", "encode_mask", "read_mask", "write_mask", "read_image", "IMAGENET_MEAN",
     "IMAGENET_STD", "Pipeline", "build_transforms", "seed_worker", "build_dataset", "DlcvSat",
+    "DlcvCls", "ImageFolder", "Digits",
 ]
