@@ -1,7 +1,7 @@
 """The data layer: datasets, augmentation pipelines and the mask colour codec.
 
 Importing it registers the datasets (``dlcv_sat``, ``dlcv_cls``, ``image_folder``,
-``digits``) and the project's own transforms.
+``digits``, ``synthetic_landcover``) and the project's own transforms.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Pipeline, build_tra
 from zoo.data.io import read_image
 from zoo.data.sat import DlcvSat
 from zoo.data.cls import Digits, DlcvCls, ImageFolder
+from zoo.data.synthetic import SyntheticLandcover, generate_landcover
 
 _DEFAULT_SPLITS = {"train": "train", "val": "validation"}
 
@@ -53,8 +54,8 @@ def build_dataset(data_cfg: Mapping[str, Any], which: str) -> Any:
 
 
 __all__ = [
-    "CLASSES", "NUM_CLASSES", "PALETTE", "UNKNOWN", "ForeignColourWarning", "colorize",
-    "decode_mask", "encode_mask", "read_mask", "write_mask", "read_image", "IMAGENET_MEAN",
-    "IMAGENET_STD", "Pipeline", "build_transforms", "seed_worker", "build_dataset", "DlcvSat",
-    "DlcvCls", "ImageFolder", "Digits",
+    "CLASSES", "NUM_CLASSES", "PALETTE", "UNKNOWN", "ForeignColourWarning", "colorize", "decode_mask",
+    "encode_mask", "read_mask", "write_mask", "read_image", "IMAGENET_MEAN", "IMAGENET_STD", "Pipeline",
+    "build_transforms", "seed_worker", "build_dataset", "DlcvSat", "DlcvCls", "ImageFolder", "Digits",
+    "SyntheticLandcover", "generate_landcover",
 ]
