@@ -1,6 +1,7 @@
 """Run directories: where a run writes, never over another run, and where resume finds it."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -14,7 +15,7 @@ RUN_FILES = ("recipe.yaml", "history.csv", "checkpoints")
 def _check_writable(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write_test"
+        probe = path / f".write_test.{os.getpid()}"  # per process: two runs may probe one folder
         probe.write_text("ok")
         probe.unlink()
     except OSError as e:
@@ -74,11 +75,17 @@ def prepare_run_dir(recipe: Mapping[str, Any]) -> tuple[Path, Path | None]:
             raise RunError(f"out.dir={run_dir} already holds a run; pass resume=auto to continue it, "
                            "or choose another out.dir (runs are never overwritten)")
     else:
+        base = Path(out["root"]) / out["name"]
+        _check_writable(base)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        run_dir = Path(out["root"]) / out["name"] / stamp
-        n = 2
-        while run_dir.exists():
-            run_dir = Path(out["root"]) / out["name"] / f"{stamp}-{n}"
-            n += 1
+        run_dir, n = base / stamp, 2
+        while True:  # claimed by mkdir, which only one of two runs started in the same second wins
+            try:
+                run_dir.mkdir()
+                break
+            except FileExistsError:
+                run_dir, n = base / f"{stamp}-{n}", n + 1
+            except OSError:
+                break  # _check_writable says why
     _check_writable(run_dir)
     return run_dir, None
