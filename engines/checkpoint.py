@@ -3,14 +3,18 @@
 A checkpoint holds the model, optimizer, scheduler, trainer state (epoch, iteration,
 seed) and the resolved recipe, so ``resume=auto`` continues exactly and
 ``load_model(path)`` rebuilds the network without the original recipe file. Files are
-written atomically (temporary file + rename) by ignite's ``DiskSaver`` and read back with
+written atomically (temporary file + rename) by ``SafeDiskSaver`` and read back with
 ``weights_only=True``.
 """
 from __future__ import annotations
 
 import copy
+import errno
 import logging
+import os
 import re
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,7 +22,9 @@ import numpy as np
 import torch
 import yaml
 
-from registry.errors import CheckpointError
+from ignite.handlers import DiskSaver
+
+from registry.errors import CheckpointError, RunError
 
 LAST_PREFIX = "last"
 BEST_PREFIX = "best"
@@ -64,6 +70,49 @@ class EngineState:
             name, keys, pos, has_gauss, cached = rng[2]
             sd["rng_states"] = [rng[0], rng[1], (name, keys.numpy().astype(np.uint32), pos, has_gauss, cached)]
         self.engine.load_state_dict(sd)
+
+
+class SafeDiskSaver(DiskSaver):
+    """ignite's atomic ``DiskSaver`` that never leaves a run with fewer checkpoints than it had.
+
+    ignite's ``Checkpoint`` removes the oldest file *before* writing the new one, so a failed
+    write (disk full) with ``keep_last: 1`` would lose the only checkpoint. Here a removal
+    waits until the new file is complete; a failed write removes its temporary file, keeps
+    every older checkpoint and stops the run with a ``RunError`` naming the file.
+    """
+
+    def __init__(self, dirname: str | Path, **kwargs: Any) -> None:
+        super().__init__(dirname, atomic=True, **kwargs)
+        self._pending: list[str] = []
+
+    def remove(self, filename: str) -> None:
+        self._pending.append(filename)
+
+    def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
+        path = self.dirname / filename
+        try:
+            super().__call__(checkpoint, filename, metadata)
+        except OSError as e:
+            self._pending.clear()  # the files the new one was to replace stay
+            full = e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+            raise RunError(f"{'disk full: ' * full}cannot write checkpoint {path} ({e.strerror or e}); the run "
+                           f"stopped and the checkpoints written before are kept: {'free some space' if full else 'fix that'}"
+                           " and continue with resume=auto") from None
+        pending, self._pending = self._pending, []
+        for name in pending:
+            if name != filename and (self.dirname / name).exists():
+                super().remove(name)
+
+    def _save_func(self, checkpoint: Mapping, path: Path, func: Any) -> None:
+        tmp = tempfile.NamedTemporaryFile(delete=False, dir=self.dirname)
+        try:
+            with tmp:  # closing flushes, which can fail too (disk full)
+                func(checkpoint, tmp.file, **self.kwargs)
+        except BaseException:
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
+        os.replace(tmp.name, path)
+        os.chmod(path, os.stat(path).st_mode | stat.S_IRGRP | stat.S_IROTH)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

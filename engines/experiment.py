@@ -17,12 +17,13 @@ from typing import Any, Mapping
 import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
-from ignite.handlers import Checkpoint, DiskSaver, EarlyStopping, global_step_from_engine
+from ignite.handlers import Checkpoint, EarlyStopping, global_step_from_engine
 from ignite.metrics import Average
 from ignite.utils import manual_seed
 
 from engines import optim as _optim  # noqa: F401  (registers optimizers and schedulers)
-from engines.checkpoint import BEST_PREFIX, EngineState, LAST_PREFIX, RecipeState, checkpoint_epoch, load_state_strict, read_checkpoint
+from engines.checkpoint import (BEST_PREFIX, EngineState, LAST_PREFIX, RecipeState, SafeDiskSaver, checkpoint_epoch,
+                                load_state_strict, read_checkpoint)
 from engines.evaluator import create_evaluator
 from engines.handlers import History, MaskSnapshots, NanGuard, TensorBoard
 from engines.metrics import (
@@ -188,7 +189,7 @@ def attach_epoch_row(t: Training) -> None:
 
 def attach_checkpoints(t: Training, ckpt_dir: Path, metric: str) -> tuple[Checkpoint, Checkpoint | None]:
     cfg = t.recipe["handlers"]["checkpoint"]
-    saver = DiskSaver(str(ckpt_dir), atomic=True, require_empty=False)
+    saver = SafeDiskSaver(str(ckpt_dir), require_empty=False)
     last = Checkpoint(t.to_save, saver, filename_prefix=LAST_PREFIX, n_saved=cfg["keep_last"],
                       global_step_transform=lambda e, _: e.state.epoch)
     t.trainer.add_event_handler(Events.EPOCH_COMPLETED(every=cfg["every"]) | Events.COMPLETED, last)
