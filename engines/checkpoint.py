@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -119,6 +120,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; torch.load's own error misleads
+        raise CheckpointError(f"{path}: not a checkpoint (not the zip archive torch.save writes): truncated, "
+                              "corrupt or another kind of file; expected a .pt file from a run's checkpoints/ folder")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated, not a torch file, or holding pickled objects
