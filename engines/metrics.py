@@ -62,10 +62,12 @@ def ids_as_scores(ids: torch.Tensor, num_classes: int) -> torch.Tensor:
     class 0 under argmax; truth-side filtering is the metric's job.
     """
     ids = ids.long()
-    scores = torch.zeros((ids.shape[0], num_classes, *ids.shape[1:]), dtype=torch.float32, device=ids.device)
+    # classes innermost in memory (a permuted [N,H,W,K] tensor): the argmax over dim 1 the
+    # metric takes is then a contiguous reduction, several times faster on CPU
+    scores = torch.zeros((*ids.shape, num_classes), dtype=torch.float32, device=ids.device)
     valid = (ids >= 0) & (ids < num_classes)
-    scores.scatter_(1, ids.clamp(0, num_classes - 1).unsqueeze(1), valid.unsqueeze(1).float())
-    return scores
+    scores.scatter_(-1, ids.clamp(0, num_classes - 1).unsqueeze(-1), valid.unsqueeze(-1).float())
+    return scores.movedim(-1, 1)
 
 
 def evaluate_mask_pairs(pairs, num_classes: int, miou_classes: Sequence[int]) -> dict[str, object]:
