@@ -1,0 +1,174 @@
+"""tools/evaluate.py: matching by id, the --json contract, foreign colours, and the real FCN32s masks
+against an independent numpy implementation of the course's formula."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from registry.cli import main_guard
+from zoo.data import CLASSES, write_mask
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(f"_tool_{name}", REPO / "tools" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+evaluate_tool = _tool("evaluate")
+
+
+def _write(folder: Path, ids: dict[str, np.ndarray]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for id_, mask in ids.items():
+        write_mask(folder / f"{id_}_mask.png", mask)
+    return folder
+
+
+def _masks(seed: int, n: int = 3, size: int = 24) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {f"{i:04d}": rng.integers(0, 7, (size, size)).astype(np.uint8) for i in range(n)}
+
+
+def _run(argv, capsys) -> tuple[int, str, str]:
+    code = main_guard(evaluate_tool.main, [*map(str, argv), "--no-progress"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_has_exactly_miou_iou_pixel_acc(tmp_path, capsys):
+    truth = _masks(0)
+    pred = {k: v.copy() for k, v in truth.items()}
+    pred["0001"][:12] = 3  # some errors
+    _write(tmp_path / "gt", truth)
+    _write(tmp_path / "pred", pred)
+    code, out, err = _run([tmp_path / "pred", tmp_path / "gt", "--json"], capsys)
+    assert code == 0, err
+    result = json.loads(out)  # stdout is one JSON object and nothing else
+    assert set(result) == {"miou", "iou", "pixel_acc"}
+    assert list(result["iou"]) == list(CLASSES[:6])
+    assert result["miou"] == pytest.approx(np.mean(list(result["iou"].values())))
+    t = np.stack(list(truth.values())); p = np.stack(list(pred.values()))
+    assert result["pixel_acc"] == pytest.approx((t == p).mean())
+    assert 0 < result["miou"] < 1
+
+
+def test_perfect_prediction_and_class_selection(tmp_path, capsys):
+    truth = _masks(1)
+    _write(tmp_path / "gt", truth)
+    _write(tmp_path / "pred", truth)
+    code, out, _ = _run([tmp_path / "pred", tmp_path / "gt", "--json", "--classes", "0,4"], capsys)
+    assert code == 0
+    assert json.loads(out) == {"miou": 1.0, "iou": {"Urban": 1.0, "Water": 1.0}, "pixel_acc": 1.0}
+
+
+def test_table_output_lists_every_class(tmp_path, capsys):
+    truth = _masks(2)
+    _write(tmp_path / "gt", truth)
+    _write(tmp_path / "pred", _masks(3))
+    code, out, _ = _run([tmp_path / "pred", tmp_path / "gt"], capsys)
+    assert code == 0
+    for name in CLASSES:
+        assert name in out
+    assert "Unknown (not in mIoU)" in out and "mIoU" in out and "pixel accuracy" in out
+
+
+def test_unmatched_ids_are_named(tmp_path, capsys):
+    truth = _masks(4, n=4)
+    pred = {k: v for k, v in truth.items() if k != "0002"}
+    pred["0099"] = truth["0000"]
+    _write(tmp_path / "gt", truth)
+    _write(tmp_path / "pred", pred)
+    (tmp_path / "gt" / "0000_sat.jpg").write_bytes(b"images beside the truth are fine")
+    code, out, err = _run([tmp_path / "pred", tmp_path / "gt", "--json"], capsys)
+    assert code == 2 and out == ""
+    assert "0002" in err and "0099" in err and "error:" in err
+
+
+@pytest.mark.parametrize("which", ["pred", "gt"])
+def test_missing_or_empty_folder_is_a_user_error(tmp_path, capsys, which):
+    _write(tmp_path / "pred", _masks(5))
+    _write(tmp_path / "gt", _masks(5))
+    target = tmp_path / which
+    for f in target.iterdir():
+        f.unlink()
+    code, _, err = _run([tmp_path / "pred", tmp_path / "gt"], capsys)
+    assert code == 2 and str(target) in err and "_mask.png" in err
+    code, _, err = _run([tmp_path / "nowhere", tmp_path / "gt"], capsys)
+    assert code == 2 and "nowhere" in err and "not found" in err
+
+
+def test_bad_classes_option(tmp_path, capsys):
+    code, _, err = _run([tmp_path, tmp_path, "--classes", "0,9"], capsys)
+    assert code == 2 and "--classes" in err
+
+
+def test_foreign_colour_counts_as_unknown_or_fails_with_strict(tmp_path, capsys):
+    from PIL import Image
+
+    truth = _masks(6, n=1)
+    _write(tmp_path / "pred", truth)
+    rgb = np.array(Image.open(tmp_path / "pred" / "0000_mask.png").convert("RGB"))
+    rgb[0, :5] = (255, 0, 0)  # red: no class
+    (tmp_path / "gt").mkdir()
+    Image.fromarray(rgb).save(tmp_path / "gt" / "0000_mask.png")
+    code, out, err = _run([tmp_path / "pred", tmp_path / "gt", "--json"], capsys)
+    assert code == 0 and "red" in err and "warning" in err
+    assert json.loads(out)["pixel_acc"] == pytest.approx(1 - np.sum(truth["0000"][0, :5] != 6) / 24 ** 2)
+    code, out, err = _run([tmp_path / "pred", tmp_path / "gt", "--json", "--strict"], capsys)
+    assert code == 2 and out == "" and "red" in err
+
+
+# ------------------------------------------------------------------------------------------
+# the real masks: a student's FCN32s on the 257 validation tiles
+# ------------------------------------------------------------------------------------------
+def course_miou(pred_dir: Path, gt_dir: Path) -> tuple[float, list[float]]:
+    """The course's 2020 mean_iou_evaluate.py, re-implemented with PIL + numpy only.
+
+    Channels thresholded at 128, code 4R+2G+B mapped to classes (red counts as Unknown),
+    per class tp / (tp_fp + tp_fn - tp) over the whole set, mean over classes 0-5.
+    """
+    from PIL import Image
+
+    code_to_class = {3: 0, 6: 1, 5: 2, 2: 3, 1: 4, 7: 5, 0: 6, 4: 6}
+    lut = np.array([code_to_class[c] for c in range(8)])
+    tp_fp, tp_fn, tp = np.zeros(6), np.zeros(6), np.zeros(6)
+    names = sorted(p.name for p in gt_dir.glob("*_mask.png"))
+    assert len(names) == 257
+    for name in names:
+        labels = []
+        for folder in (pred_dir, gt_dir):
+            rgb = np.array(Image.open(folder / name).convert("RGB")) >= 128
+            labels.append(lut[4 * rgb[..., 0] + 2 * rgb[..., 1] + rgb[..., 2]])
+        pred, truth = labels
+        for i in range(6):
+            tp_fp[i] += np.sum(pred == i)
+            tp_fn[i] += np.sum(truth == i)
+            tp[i] += np.sum((pred == i) & (truth == i))
+    iou = tp / (tp_fp + tp_fn - tp)
+    return float(iou.mean()), iou.tolist()
+
+
+def test_real_fcn32s_predictions_match_the_course_formula(shared_data):
+    pred_dir, gt_dir = shared_data / "sat512_pred_fcn32s", shared_data / "sat512"
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "evaluate.py"), str(pred_dir), str(gt_dir), "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=REPO,
+                          env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    print(f"\nreal FCN32s masks: mIoU {result['miou']:.6f}, per class "
+          + ", ".join(f"{k} {v:.4f}" for k, v in result["iou"].items()) + f", pixel acc {result['pixel_acc']:.4f}")
+    assert 0.6 <= result["miou"] <= 0.75
+    assert "0177_mask.png" in proc.stderr and "red" in proc.stderr  # the 7 red pixels, counted as Unknown
+    miou, iou = course_miou(pred_dir, gt_dir)
+    assert result["miou"] == pytest.approx(miou, abs=1e-12)
+    assert list(result["iou"].values()) == pytest.approx(iou, abs=1e-12)
