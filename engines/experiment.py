@@ -224,7 +224,8 @@ def _training_process(local_rank: int, recipe: dict, run_dir: str | None, resume
     if run_dir is None:  # one rank of torchrun: rank 0 picks the run dir for everyone
         if idist.get_rank() == 0:
             path, ckpt = prepare_run_dir(recipe)
-            dump_recipe(recipe, path / "recipe.yaml")
+            if ckpt is None:  # a resumed run's recipe is written once its checkpoint has loaded
+                dump_recipe(recipe, path / "recipe.yaml")
             run_dir, resume = str(path), str(ckpt) if ckpt else ""
         run_dir = idist.broadcast(run_dir or "", src=0, safe_mode=True)
         resume = idist.broadcast(resume or "", src=0, safe_mode=True) or None
@@ -263,6 +264,8 @@ def _training_process(local_rank: int, recipe: dict, run_dir: str | None, resume
         t.evaluator.add_event_handler(Events.COMPLETED, EarlyStopping(patience, score_fn(metric), t.trainer))
     if resume:
         resume_from(t, Path(resume))
+        if rank0:  # only now: a checkpoint that does not fit leaves the run's recipe.yaml as it was
+            dump_recipe(recipe, run_path / "recipe.yaml")
     t.trainer.run(t.train_loader, max_epochs=tr["epochs"], epoch_length=t.epoch_length)
     if rank0 and tb is not None:
         tb.logger.close()
@@ -284,7 +287,8 @@ def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
             parallel.run(_training_process, recipe, None, None, str(search_dir) if search_dir else None, chosen)
         return Path(chosen[0])
     run_dir, resume = prepare_run_dir(recipe)
-    dump_recipe(recipe, run_dir / "recipe.yaml")
+    if resume is None:  # a resumed run's recipe is written once its checkpoint has loaded
+        dump_recipe(recipe, run_dir / "recipe.yaml")
     args = (recipe, str(run_dir), str(resume) if resume else None, str(search_dir) if search_dir else None)
     try:
         if nproc > 1:
