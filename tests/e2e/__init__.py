@@ -1,0 +1,1 @@
+"""End-to-end tests: runs, tools and reports on generated data, as a user chains them."""

@@ -1,0 +1,259 @@
+"""The course's segmentation report from commands: train FCN32s and FCN16s, predict the
+validation masks, score them, compare the runs and write the report.
+
+The central check: ``predict.py`` + ``evaluate.py`` on the validation folder give exactly the
+mIoU the run recorded for that epoch. The run validated with its own model at full
+resolution, so any difference in preprocessing, precision, batching or metric would show.
+"""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from registry.cli import main_guard
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "recipes" / "seg_demo.yaml"
+
+#: 2 epochs of a 1/8-width VGG16 on 48x48 generated tiles: seconds per run, yet the model
+#: already predicts several classes (so the masks are no constant image). One thread: tiny
+#: layers gain nothing from more, and lose much when other processes share the cores.
+TINY = ["train.epochs=2", "train.threads=1", "model.backbone.type=vgg16_bn", "model.backbone.width=0.125", "model.head.hidden=32",
+        "data.args.size=48", "data.args.n=24", "data.loader.batch_size=2", "optim.lr=0.003", "sched=null",
+        "handlers.progress=false", "handlers.tensorboard.enabled=false",
+        'handlers.mask_snapshots.ids=["0002", "0006"]']
+
+
+def tool(name: str):
+    """A tool's module, to call its ``main`` in-process (one import of torch for many calls)."""
+    spec = importlib.util.spec_from_file_location(f"_tool_{name}", REPO / "tools" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def call(name: str, *argv, capsys) -> tuple[int, str, str]:
+    code = main_guard(tool(name).main, [str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_cli(name: str, *argv) -> subprocess.CompletedProcess:
+    """``python tools/<name>.py ...`` exactly as a user types it."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / f"{name}.py"), *map(str, argv)],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+    assert proc.returncode == 0, f"tools/{name}.py failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def history(run_dir: Path) -> list[dict]:
+    with open(run_dir / "history.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def md_table(text: str, first_header: str) -> list[list[str]]:
+    """The Markdown table whose first header cell is ``first_header``: header + body rows."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(rf"\|\s*{re.escape(first_header)}\s*\|", line))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+    return [rows[0]] + rows[2:]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """FCN32s and FCN16s, 2 epochs each, trained in this process on the same generated tiles."""
+    from engines.experiment import run_experiment
+    from registry.recipe import load_recipe
+
+    tmp = tmp_path_factory.mktemp("e2e_seg")
+    out = {}
+    threads = torch.get_num_threads()
+    try:
+        for head in ("fcn32s", "fcn16s"):
+            recipe = load_recipe(DEMO, [*TINY, f"data.root={tmp / 'demo'}", f"model.head.type={head}",
+                                        f"out.dir={tmp / head}"])
+            out[head] = run_experiment(recipe)
+    finally:
+        torch.set_num_threads(threads)
+    out["val"] = tmp / "demo" / "validation"
+    out["tmp"] = tmp
+    return out
+
+
+def test_runs_wrote_what_the_tools_read(runs):
+    for head in ("fcn32s", "fcn16s"):
+        rows = history(runs[head])
+        assert [r["epoch"] for r in rows] == ["1", "2"]
+        assert (runs[head] / "checkpoints" / "last_checkpoint_2.pt").is_file()
+        assert (runs[head] / "masks" / "grid.png").is_file()
+
+
+def test_predict_then_evaluate_reproduces_the_validation_miou(runs, capsys):
+    from zoo.data import read_mask
+
+    val = runs["val"]
+    n_images = len(list(val.glob("*_sat.jpg")))
+    seen = []
+    for head in ("fcn32s", "fcn16s"):
+        run, preds = runs[head], runs["tmp"] / f"pred_{head}"
+        last = history(run)[-1]
+        if head == "fcn32s":  # the commands exactly as a user types them
+            proc = run_cli("predict", run, val, preds, "--last")
+            assert f"wrote {n_images} masks" in proc.stdout and "precision:" in proc.stderr
+            result = json.loads(run_cli("evaluate", preds, val, "--json").stdout)
+        else:
+            code, out, err = call("predict", run, val, preds, "--last", capsys=capsys)
+            assert code == 0, err
+            code, out, err = call("evaluate", preds, val, "--json", "--no-progress", capsys=capsys)
+            assert code == 0, err
+            result = json.loads(out)
+        masks = sorted(p.name for p in preds.iterdir())
+        assert masks == sorted(p.name.replace("_sat.jpg", "_mask.png") for p in val.glob("*_sat.jpg"))
+        classes = set().union(*(np.unique(read_mask(preds / m)).tolist() for m in masks))
+        assert len(classes) >= 2, f"{head} predicts only {classes}: the comparison would prove little"
+        final = json.loads((run / "metrics.json").read_text())["final"]
+        seen.append(f"{head}: evaluate.py mIoU {result['miou']:.9f}, run's last validation {final['val/mIoU']:.9f}")
+        assert abs(result["miou"] - float(last["val/mIoU"])) <= 1e-6  # history.csv keeps 6 digits
+        assert result["miou"] == pytest.approx(final["val/mIoU"], abs=1e-12)  # metrics.json: all digits
+        assert result["pixel_acc"] == pytest.approx(final["val/pixel_acc"], abs=1e-12)
+        for name, iou in result["iou"].items():
+            assert iou == pytest.approx(final[f"val/IoU/{name}"], abs=1e-12)
+    print("\n" + "\n".join(seen))
+
+
+def test_predict_masks_are_full_resolution_palette_pngs(runs):
+    from PIL import Image
+
+    preds = runs["tmp"] / "pred_fcn32s"
+    if not preds.is_dir():
+        pytest.skip("needs test_predict_then_evaluate_reproduces_the_validation_miou")
+    for mask in preds.iterdir():
+        image = runs["val"] / mask.name.replace("_mask.png", "_sat.jpg")
+        with Image.open(mask) as m, Image.open(image) as im:
+            assert m.mode == "P" and m.size == im.size
+
+
+def test_best_checkpoint_reproduces_the_best_epoch(runs, capsys):
+    """A run directory without --last means its best checkpoint: the best row's mIoU."""
+    run, preds = runs["fcn16s"], runs["tmp"] / "pred_best"
+    best = json.loads((run / "metrics.json").read_text())["best"]
+    code, _, err = call("predict", run, runs["val"], preds, "--batch-size", "3", "--no-progress", capsys=capsys)
+    assert code == 0, err
+    assert f"best_checkpoint_{best['epoch']}_" in err
+    code, out, err = call("evaluate", preds, runs["val"], "--json", "--no-progress", capsys=capsys)
+    assert code == 0, err
+    assert json.loads(out)["miou"] == pytest.approx(best["val/mIoU"], abs=1e-6)
+
+
+def test_flip_tta_writes_every_mask(runs, capsys):
+    preds = runs["tmp"] / "pred_tta"
+    code, out, err = call("predict", runs["fcn32s"], runs["val"], preds, "--tta", "flip", "--device", "cpu",
+                          "--no-progress", capsys=capsys)
+    assert code == 0, err
+    assert len(list(preds.glob("*_mask.png"))) == len(list(runs["val"].glob("*_sat.jpg")))
+    code, out, err = call("evaluate", preds, runs["val"], "--json", "--no-progress", capsys=capsys)
+    assert code == 0 and 0 <= json.loads(out)["miou"] <= 1
+
+
+def test_compare_table_and_plot(runs):
+    out = runs["tmp"] / "compare"
+    proc = run_cli("compare", runs["fcn32s"], runs["fcn16s"], "--out", out)
+    md = (out / "compare.md").read_text()
+    assert (out / "compare.png").stat().st_size > 10_000
+    for text in (proc.stdout, md):
+        table = md_table(text, "epoch")
+        assert table[0] == ["epoch", "FCN32s mIoU", "FCN16s mIoU"]
+        by_label = {row[0]: row[1:] for row in table[1:]}
+        h32, h16 = history(runs["fcn32s"]), history(runs["fcn16s"])
+        for e in ("1", "2"):
+            got = [float(v) for v in by_label[e]]
+            want = [float(h32[int(e) - 1]["val/mIoU"]), float(h16[int(e) - 1]["val/mIoU"])]
+            assert got == pytest.approx(want, abs=5e-5)
+        assert [float(v) for v in by_label["final"]] == pytest.approx(
+            [float(h32[-1]["val/mIoU"]), float(h16[-1]["val/mIoU"])], abs=5e-5)
+        for col, h in enumerate((h32, h16)):
+            best = max(h, key=lambda r: float(r["val/mIoU"]))
+            assert float(by_label["best"][col]) == pytest.approx(float(best["val/mIoU"]), abs=5e-5)
+            assert by_label["best epoch"][col] == best["epoch"]
+
+
+def test_compare_labels_and_metric_options(runs, capsys):
+    out = runs["tmp"] / "compare2"
+    code, stdout, err = call("compare", runs["fcn32s"], runs["fcn16s"], "--labels", "base,skip",
+                             "--metric", "pixel_acc", "--out", out, capsys=capsys)
+    assert code == 0, err
+    assert md_table(stdout, "epoch")[0] == ["epoch", "base pixel_acc", "skip pixel_acc"]
+    code, _, err = call("compare", runs["fcn32s"], runs["fcn16s"], "--labels", "one", "--out", out, capsys=capsys)
+    assert code == 2 and "--labels" in err and "expected 2" in err
+    code, _, err = call("compare", runs["fcn32s"], runs["fcn16s"], "--metric", "accuracy", "--out", out,
+                        capsys=capsys)
+    assert code == 2 and "val/accuracy" in err
+
+
+def test_report_gathers_every_run(runs, capsys):
+    out = runs["tmp"] / "report"
+    code, stdout, err = call("report", runs["fcn32s"], runs["fcn16s"], "--out", out, capsys=capsys)
+    assert code == 0, err
+    md = (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    # every image the Markdown links exists; the HTML embeds them all and links nothing outside
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert len(links) >= 5  # comparison + per run: curves and mask grid
+    for link in links:
+        assert (out / link).is_file(), link
+    assert "grid.png" in " ".join(links)
+    srcs = re.findall(r"<img[^>]*src='([^']*)'", html)
+    assert len(srcs) == len(links) and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert "<table>" in html and "Layer (type)" in html
+    # the numbers: comparison table, each run's per-class IoU, architecture summary
+    table = md_table(md, "epoch")
+    assert table[0] == ["epoch", "FCN32s mIoU", "FCN16s mIoU"]
+    for head, label in (("fcn32s", "FCN32s"), ("fcn16s", "FCN16s")):
+        section = md.split(f"\n## {label}\n", 1)[1]
+        final = history(runs[head])[-1]
+        iou = {row[0]: row[1] for row in md_table(section, "class")[1:]}
+        assert float(iou["mIoU"]) == pytest.approx(float(final["val/mIoU"]), abs=5e-5)
+        assert float(iou["Urban"]) == pytest.approx(float(final["val/IoU/Urban"]), abs=5e-5)
+        assert "Total params:" in section and "Layer (type)" in section
+        metrics = {row[0]: row[1:] for row in md_table(section, "metric")[1:]}
+        assert float(metrics["val/pixel_acc"][0]) == pytest.approx(float(final["val/pixel_acc"]), abs=5e-5)
+
+
+def test_user_errors_name_the_path(runs, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = call("predict", runs["fcn32s"], empty, tmp_path / "o", capsys=capsys)
+    assert code == 2 and str(empty) in err and "_sat.jpg" in err
+    code, _, err = call("predict", tmp_path / "no_run", runs["val"], tmp_path / "o", capsys=capsys)
+    assert code == 2 and "no_run" in err and "expected a run directory" in err
+    code, _, err = call("predict", empty, runs["val"], tmp_path / "o", capsys=capsys)
+    assert code == 2 and str(empty) in err and "checkpoints" in err
+    for name in ("compare", "report"):
+        code, _, err = call(name, runs["fcn32s"], tmp_path / "missing_run", "--out", tmp_path / "o", capsys=capsys)
+        assert code == 2 and "missing_run" in err and "run directory" in err
+    code, _, err = call("tsne", runs["fcn32s"], "--last", capsys=capsys)
+    assert code == 2 and "classification" in err
+
+
+@pytest.mark.parametrize("name", ["predict", "evaluate", "compare", "report", "tsne"])
+def test_help_has_an_example_and_is_fast(name):
+    proc = subprocess.run([sys.executable, "-X", "importtime", str(REPO / "tools" / f"{name}.py"), "--help"],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert proc.returncode == 0
+    assert "Examples:" in proc.stdout and f"python tools/{name}.py" in proc.stdout
+    assert " torch" not in proc.stderr.replace("torch_", "")  # --help imports no torch

@@ -1,0 +1,137 @@
+"""tools/tsne.py on a small digits run: the figures, the arrays, classes that separate in 2-D,
+the accuracy the run recorded, and the report that picks the figures up."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from registry.cli import main_guard
+
+REPO = Path(__file__).resolve().parents[2]
+RECIPE = REPO / "recipes" / "cls_vgg16_digits.yaml"
+
+#: a narrow VGG16-BN that reaches about 90% on the digits in 6 epochs of about a second
+#: each (Adam, no dropout, 1x1 pooling before the classifier, no augmentation, one thread)
+TINY = ["train.epochs=6", "train.threads=1", "model.backbone.type=vgg16_bn", "model.backbone.width=0.125",
+        "model.head.hidden=256", "model.head.pool_size=1", "model.head.dropout=0", "optim={type: adam, lr: 0.001}",
+        "sched=null", "data.train.transforms=[]", "handlers.progress=false", "handlers.tensorboard.enabled=false"]
+
+
+def call(name: str, *argv, capsys) -> tuple[int, str, str]:
+    spec = importlib.util.spec_from_file_location(f"_tool_{name}", REPO / "tools" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    code = main_guard(mod.main, [str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def cls_run(tmp_path_factory) -> Path:
+    from engines.experiment import run_experiment
+    from registry.recipe import load_recipe
+
+    tmp = tmp_path_factory.mktemp("e2e_cls")
+    threads = torch.get_num_threads()
+    try:
+        return run_experiment(load_recipe(RECIPE, [*TINY, f"out.dir={tmp / 'run'}"]))
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tsne_output(cls_run) -> tuple[Path, subprocess.CompletedProcess]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "tsne.py"), str(cls_run), "--last"],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return cls_run, proc
+
+
+def test_tsne_writes_figures_and_arrays(tsne_output):
+    from PIL import Image
+
+    run, proc = tsne_output
+    for name in ("tsne.png", "confusion_matrix.png"):
+        with Image.open(run / name) as im:
+            assert im.format == "PNG" and min(im.size) >= 700
+    data = np.load(run / "tsne.npz")
+    n = len(data["labels"])
+    assert n == 360  # the digits validation split
+    assert data["features"].shape == (n, 256) and data["embedding"].shape == (n, 2)
+    assert data["predictions"].shape == (n,) and list(data["class_names"]) == [str(c) for c in range(10)]
+    assert np.isfinite(data["embedding"]).all()
+    assert "features" in proc.stderr  # the progress bar of the extraction
+
+
+def test_printed_accuracy_is_the_runs_validation_accuracy(tsne_output):
+    run, proc = tsne_output
+    with open(run / "history.csv") as f:
+        last = list(csv.DictReader(f))[-1]
+    m = re.search(r"validation accuracy: ([0-9.]+) \((\d+)/(\d+)\)", proc.stdout)
+    assert m, proc.stdout
+    data = np.load(run / "tsne.npz")
+    acc = float(np.mean(data["predictions"] == data["labels"]))
+    assert int(m.group(2)) / int(m.group(3)) == pytest.approx(acc)
+    assert acc == pytest.approx(float(last["val/accuracy"]), abs=1e-6)
+
+
+def test_classes_separate_in_the_embedding(tsne_output):
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    run, _ = tsne_output
+    data = np.load(run / "tsne.npz")
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    knn = KNeighborsClassifier(n_neighbors=5)
+    on_embedding = cross_val_score(knn, data["embedding"], data["labels"], cv=folds).mean()
+    shuffled = cross_val_score(knn, data["embedding"], np.random.default_rng(0).permutation(data["labels"]),
+                               cv=folds).mean()
+    print(f"\nk-NN accuracy on the 2-D t-SNE embedding: {on_embedding:.3f} (shuffled labels: {shuffled:.3f}, "
+          f"chance 0.1)")
+    assert on_embedding > 0.5  # 10 classes: chance is 0.1
+    assert on_embedding > shuffled + 0.3
+
+
+def test_recipe_and_checkpoint_form_gives_the_same_predictions(tsne_output, tmp_path, capsys):
+    run, _ = tsne_output
+    ckpt = max((run / "checkpoints").glob("last_checkpoint_*.pt"))
+    code, out, err = call("tsne", "--recipe", RECIPE, "--checkpoint", ckpt, "--out", tmp_path, "--no-progress",
+                          "--perplexity", "20", capsys=capsys)
+    assert code == 0, err
+    a, b = np.load(run / "tsne.npz"), np.load(tmp_path / "tsne.npz")
+    assert (a["predictions"] == b["predictions"]).all() and (a["labels"] == b["labels"]).all()
+    assert (tmp_path / "tsne.png").is_file() and (tmp_path / "confusion_matrix.png").is_file()
+
+
+def test_tsne_user_errors(tmp_path, capsys):
+    code, _, err = call("tsne", tmp_path / "nothing", capsys=capsys)
+    assert code == 2 and "nothing" in err and "not found" in err
+    code, _, err = call("tsne", capsys=capsys)
+    assert code == 2 and "RUN_DIR" in err
+    code, _, err = call("tsne", tmp_path, capsys=capsys)
+    assert code == 2 and str(tmp_path) in err and "checkpoints" in err
+
+
+def test_report_shows_tsne_and_confusion_matrix(tsne_output, tmp_path, capsys):
+    run, _ = tsne_output
+    code, _, err = call("report", run, "--out", tmp_path / "report", capsys=capsys)
+    assert code == 0, err
+    md = (tmp_path / "report" / "report.md").read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert any(link.endswith("_tsne.png") for link in links)
+    assert any(link.endswith("_confusion_matrix.png") for link in links)
+    assert all((tmp_path / "report" / link).is_file() for link in links)
+    assert "val/accuracy" in md and "Per-class IoU" not in md
+    assert "## VGG16_BN" in md
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(links)

@@ -1,0 +1,61 @@
+#!/usr/bin/env python
+"""Compare runs epoch by epoch: a Markdown table and a line plot of one validation metric.
+
+Examples:
+  python tools/compare.py runs/seg_fcn32s_vgg16_sat/RUN runs/seg_fcn16s_vgg16_sat/RUN
+  python tools/compare.py RUN_A RUN_B --labels FCN32s,FCN16s --metric val/pixel_acc --out figures/
+  python tools/compare.py runs/cls_a/RUN runs/cls_b/RUN --metric accuracy
+
+Prints a table with one row per epoch and one column per run
+(| epoch | FCN32s mIoU | FCN16s mIoU |), then the final value, the best value and the
+epoch of the best, and writes it as compare.md next to compare.png (one line per run,
+x = epoch, the best epoch starred) in --out (default: the current folder). Columns are
+labelled by each run's head (FCN32s, FCN16s, ...) unless --labels is given.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from registry.cli import main_guard  # noqa: E402  (light: no torch)
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    doc = __doc__ or ""
+    p = argparse.ArgumentParser(prog="tools/compare.py", description=doc.split("\n\n")[0],
+                                epilog="\n".join(doc.split("\n")[2:]),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories written by tools/run.py")
+    p.add_argument("--metric", default=None,
+                   help="history column to compare, e.g. val/mIoU (default), val/accuracy, train/loss; "
+                        "'mIoU' means val/mIoU")
+    p.add_argument("--labels", default=None, help="comma-separated column labels, one per run (e.g. FCN32s,FCN16s)")
+    p.add_argument("--out", default=".", help="folder for compare.md and compare.png (default: current folder)")
+    return p.parse_args(list(argv))
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    from engines.reports import comparison_table, load_run, plot_comparison, resolve_metric, run_labels, short_metric
+
+    runs = [load_run(p) for p in args.runs]
+    labels = run_labels(runs, args.labels)
+    metric = resolve_metric(args.metric, runs)
+    table = comparison_table(runs, labels, metric)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sources = "\n".join(f"- {lab}: `{run.path}`" for lab, run in zip(labels, runs))
+    md = f"## {short_metric(metric)} by epoch\n\n{table.markdown()}\n\nRuns:\n{sources}\n\n![{metric}](compare.png)\n"
+    (out / "compare.md").write_text(md, encoding="utf-8")
+    plot_comparison(runs, labels, metric, out / "compare.png")
+    print(table.markdown())
+    print(f"\nwrote {out / 'compare.md'} and {out / 'compare.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main_guard(main))
