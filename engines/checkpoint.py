@@ -96,9 +96,10 @@ class SafeDiskSaver(DiskSaver):
         except OSError as e:
             self._pending.clear()  # the files the new one was to replace stay
             full = e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+            advice = "free some space" if full else "fix that"
             raise RunError(f"{'disk full: ' * full}cannot write checkpoint {path} ({e.strerror or e}); the run "
-                           f"stopped and the checkpoints written before are kept: {'free some space' if full else 'fix that'}"
-                           " and continue with resume=auto") from None
+                           f"stopped and the checkpoints written before are kept: {advice} and continue with "
+                           "resume=auto") from None
         pending, self._pending = self._pending, []
         for name in pending:
             if name != filename and (self.dirname / name).exists():
