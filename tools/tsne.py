@@ -46,6 +46,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="t-SNE random_state (default 0)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the run's validation batch size")
     p.add_argument("--device", default=None, help="'cpu', 'cuda', ... (default: the recipe's train.device)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for features and t-SNE (default: all cores; 1 is faster when the cores are busy)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(list(argv))
     # a run dir given as key=value is impossible; a first positional with '=' is an override
@@ -65,6 +67,8 @@ def main(argv: Sequence[str]) -> int:
         raise RecipeError(f"--pca {args.pca}: expected 0 (none) or a positive number of dimensions")
     if args.batch_size is not None and args.batch_size < 1:
         raise RecipeError(f"--batch-size {args.batch_size}: expected a positive integer")
+    if args.threads is not None and args.threads < 1:
+        raise RecipeError(f"--threads {args.threads}: expected a positive integer")
     bad = [o for o in args.overrides if not o.startswith("data.")]
     if bad:
         raise RecipeError(f"override(s) {', '.join(bad)}: only data.* keys can be overridden here (e.g. data.root=...)")
@@ -78,6 +82,8 @@ def main(argv: Sequence[str]) -> int:
     from registry.recipe import apply_overrides, load_recipe
     from zoo.data import build_dataset
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     run_dir = Path(args.run_dir) if args.run_dir else None
     if run_dir is not None and not run_dir.is_dir():
         raise RunError(f"{run_dir}: run directory {'is a file' if run_dir.exists() else 'not found'}; "
@@ -104,16 +110,21 @@ def main(argv: Sequence[str]) -> int:
     if n < 5:
         raise RunError(f"the validation set has {n} images; t-SNE needs at least 5")
 
+    import contextlib
+
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     x = feats.features.astype(np.float64)
-    if args.pca and x.shape[1] > args.pca and n > args.pca:
-        x = PCA(n_components=args.pca, random_state=args.seed).fit_transform(x)
     perplexity = min(args.perplexity, (n - 1) / 3.0)
     print(f"t-SNE of {n} x {feats.features.shape[1]} features (perplexity {perplexity:g})...", file=sys.stderr)
-    emb = TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=args.seed,
-               learning_rate="auto").fit_transform(x).astype(np.float32)
+    # OpenMP/BLAS pools are loaded by now (sklearn imported), so the limit reaches them
+    with threadpool_limits(args.threads) if args.threads else contextlib.nullcontext():
+        if args.pca and x.shape[1] > args.pca and n > args.pca:
+            x = PCA(n_components=args.pca, random_state=args.seed).fit_transform(x)
+        emb = TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=args.seed,
+                   learning_rate="auto").fit_transform(x).astype(np.float32)
 
     acc = feats.accuracy
     label = f"{recipe['model']['backbone'].get('type')} {recipe['model']['head'].get('type')}"

@@ -28,7 +28,7 @@ DEMO = REPO / "recipes" / "seg_demo.yaml"
 #: 2 epochs of a 1/8-width VGG16 on 48x48 generated tiles: seconds per run, yet the model
 #: already predicts several classes (so the masks are no constant image). One thread: tiny
 #: layers gain nothing from more, and lose much when other processes share the cores.
-TINY = ["train.epochs=2", "train.threads=1", "model.backbone.type=vgg16_bn", "model.backbone.width=0.125", "model.head.hidden=32",
+TINY = ["train.epochs=2", "train.device=cpu", "train.threads=1", "model.backbone.type=vgg16_bn", "model.backbone.width=0.125", "model.head.hidden=32",
         "data.args.size=48", "data.args.n=24", "data.loader.batch_size=2", "optim.lr=0.003", "sched=null",
         "handlers.progress=false", "handlers.tensorboard.enabled=false",
         'handlers.mask_snapshots.ids=["0002", "0006"]']

@@ -21,7 +21,7 @@ RECIPE = REPO / "recipes" / "cls_vgg16_digits.yaml"
 
 #: a narrow VGG16-BN that reaches about 90% on the digits in 6 epochs of about a second
 #: each (Adam, no dropout, 1x1 pooling before the classifier, no augmentation, one thread)
-TINY = ["train.epochs=6", "train.threads=1", "model.backbone.type=vgg16_bn", "model.backbone.width=0.125",
+TINY = ["train.epochs=6", "train.device=cpu", "train.threads=1", "model.backbone.type=vgg16_bn", "model.backbone.width=0.125",
         "model.head.hidden=256", "model.head.pool_size=1", "model.head.dropout=0", "optim={type: adam, lr: 0.001}",
         "sched=null", "data.train.transforms=[]", "handlers.progress=false", "handlers.tensorboard.enabled=false"]
 
@@ -51,7 +51,7 @@ def cls_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tsne_output(cls_run) -> tuple[Path, subprocess.CompletedProcess]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, str(REPO / "tools" / "tsne.py"), str(cls_run), "--last"],
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "tsne.py"), str(cls_run), "--last", "--threads", "1"],
                           capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return cls_run, proc
@@ -105,8 +105,12 @@ def test_classes_separate_in_the_embedding(tsne_output):
 def test_recipe_and_checkpoint_form_gives_the_same_predictions(tsne_output, tmp_path, capsys):
     run, _ = tsne_output
     ckpt = max((run / "checkpoints").glob("last_checkpoint_*.pt"))
-    code, out, err = call("tsne", "--recipe", RECIPE, "--checkpoint", ckpt, "--out", tmp_path, "--no-progress",
-                          "--perplexity", "20", capsys=capsys)
+    threads = torch.get_num_threads()
+    try:
+        code, out, err = call("tsne", "--recipe", RECIPE, "--checkpoint", ckpt, "--out", tmp_path, "--no-progress",
+                              "--perplexity", "20", "--threads", "1", capsys=capsys)
+    finally:
+        torch.set_num_threads(threads)
     assert code == 0, err
     a, b = np.load(run / "tsne.npz"), np.load(tmp_path / "tsne.npz")
     assert (a["predictions"] == b["predictions"]).all() and (a["labels"] == b["labels"]).all()
