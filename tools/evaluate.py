@@ -77,10 +77,12 @@ def main(argv: Sequence[str]) -> int:
     import warnings
 
     from engines.inference import evaluate_folders
-    from zoo.data import CLASSES
+    from zoo.data import CLASSES, ForeignColourWarning
 
     def show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
-        print(f"warning: {message}", file=sys.stderr)
+        text = str(message).split(" (use foreign=")[0]  # the codec's hint names recipe options
+        hint = "; --strict makes it an error" if issubclass(category, ForeignColourWarning) else ""
+        print(f"warning: {text}{hint}", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.showwarning = show_warning  # one line on stderr, never on stdout (--json)
