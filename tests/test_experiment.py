@@ -102,11 +102,11 @@ def test_imports_plugin_head_trains_one_step(tmp_path, monkeypatch):
                 return F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
     '''))
     recipe_file = tmp_path / "plugin.yaml"
-    recipe_file.write_text(f"_base_: {DEMO}\nimports: [my_plugin_heads]\nmodel:\n  head: {{type: plugin_tiny_head}}\n")
-    recipe = load_recipe(recipe_file, tiny_seg(tmp_path, "train.epochs=1", "train.max_iters_per_epoch=1",
-                                               f"out.dir={tmp_path / 'run'}", "model.head.hidden=null"))
-    # the head takes no 'hidden': drop it from the merged recipe as a user's recipe would not have it
-    recipe["model"]["head"].pop("hidden", None)
+    recipe_file.write_text(f"_base_: {DEMO}\nimports: [my_plugin_heads]\n"
+                           "model:\n  head: {_replace_: true, type: plugin_tiny_head, num_classes: 7}\n")
+    overrides = [o for o in tiny_seg(tmp_path, "train.epochs=1", "train.max_iters_per_epoch=1",
+                                     f"out.dir={tmp_path / 'run'}") if not o.startswith("model.head.")]
+    recipe = load_recipe(recipe_file, overrides)
     run_dir = run_experiment(recipe, search_dir=tmp_path)
     rows = _rows(run_dir)
     assert len(rows) == 1 and float(rows[0]["train/loss"]) > 0
@@ -118,12 +118,14 @@ def test_imports_plugin_head_trains_one_step(tmp_path, monkeypatch):
 def test_two_gloo_processes_match_one_process(tmp_path):
     """Metrics are all-reduced: 2 CPU ranks (gloo) report what 1 process reports on the same
     data. lr=0 keeps both runs at the same (seeded) weights, so any difference is the
-    distributed data split or reduction."""
+    distributed data split or reduction; the backbone has no batch norm, whose running
+    statistics would otherwise follow each rank's own half of the data."""
     results = {}
     for nproc in (1, 2):
         recipe = load_recipe(DEMO, tiny_seg(tmp_path, "train.epochs=1", "optim.lr=0.0", "sched=null",
                                             f"train.nproc_per_node={nproc}", f"out.dir={tmp_path / f'run{nproc}'}",
-                                            "handlers.tensorboard.enabled=false", "train.amp=false"))
+                                            "handlers.tensorboard.enabled=false", "train.amp=false",
+                                            "model.backbone.type=vgg16"))
         run_dir = run_experiment(recipe)
         results[nproc] = _rows(run_dir)[-1]
     one, two = results[1], results[2]
