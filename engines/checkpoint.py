@@ -165,6 +165,12 @@ def checkpoint_epoch(path: Path) -> int:
     return int(m.group(1)) if m else -1
 
 
+def checkpoint_score(path: Path) -> float:
+    """The score in a best checkpoint's name (``best_checkpoint_3_mIoU=0.5123.pt``)."""
+    m = re.search(r"=(-?[0-9.]+(?:e-?\d+)?)\.pt$", path.name)
+    return float(m.group(1)) if m else float("-inf")
+
+
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
     """The newest ``last_*.pt`` under ``run_dir/checkpoints`` (by epoch), or None."""
     ckpts = sorted(Path(run_dir, "checkpoints").glob(f"{LAST_PREFIX}_*.pt"), key=checkpoint_epoch)
@@ -176,11 +182,7 @@ def best_checkpoint(run_dir: str | Path) -> Path | None:
     if not ckpts:
         return latest_checkpoint(run_dir)
 
-    def score(p: Path) -> float:
-        m = re.search(r"=(-?[0-9.]+(?:e-?\d+)?)\.pt$", p.name)
-        return float(m.group(1)) if m else float("-inf")
-
-    return max(ckpts, key=score)
+    return max(ckpts, key=checkpoint_score)
 
 
 def resolve_checkpoint(path: str | Path) -> Path:

@@ -22,8 +22,8 @@ from ignite.metrics import Average
 from ignite.utils import manual_seed
 
 from engines import optim as _optim  # noqa: F401  (registers optimizers and schedulers)
-from engines.checkpoint import (BEST_PREFIX, EngineState, LAST_PREFIX, RecipeState, SafeDiskSaver, checkpoint_epoch,
-                                load_state_strict, read_checkpoint)
+from engines.checkpoint import (BEST_PREFIX, LAST_PREFIX, EngineState, RecipeState, SafeDiskSaver, checkpoint_epoch,
+                                checkpoint_score, load_state_strict, read_checkpoint)
 from engines.evaluator import create_evaluator
 from engines.handlers import History, MaskSnapshots, NanGuard, TensorBoard
 from engines.metrics import (
@@ -201,10 +201,21 @@ def attach_checkpoints(t: Training, ckpt_dir: Path, metric: str) -> tuple[Checkp
         t.evaluator.add_event_handler(Events.COMPLETED, best)
     for stray in ckpt_dir.glob("tmp*"):  # a write interrupted by a crash (atomic: never renamed)
         stray.unlink(missing_ok=True)
-    # after a resume, let the handlers know the files already there so keep_last holds
-    last.load_state_dict({"_saved": [(checkpoint_epoch(p), p.name)
-                                    for p in sorted(ckpt_dir.glob(f"{LAST_PREFIX}_*.pt"), key=checkpoint_epoch)]})
+    # After a resume, hand the files already there to the handlers, so keep_last/keep_best
+    # count them and a crash's extra files are pruned now, not kept for good.
+    _adopt(last, sorted(((checkpoint_epoch(p), p) for p in ckpt_dir.glob(f"{LAST_PREFIX}_*.pt"))), cfg["keep_last"])
+    if best is not None:
+        _adopt(best, sorted((checkpoint_score(p), p) for p in ckpt_dir.glob(f"{BEST_PREFIX}_*.pt")), cfg["keep_best"])
     return last, best
+
+
+def _adopt(handler: Checkpoint, found: list[tuple[float, Path]], keep: int) -> None:
+    """``found`` is (priority, path) sorted ascending: the lowest are dropped beyond ``keep``."""
+    extra = found[:-keep] if keep > 0 else found
+    for _, path in extra:
+        path.unlink(missing_ok=True)
+    kept = found[len(extra):]
+    handler.load_state_dict({"_saved": [(priority, path.name) for priority, path in kept]})
 
 
 def resume_from(t: Training, ckpt_path: Path) -> None:

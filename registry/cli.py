@@ -1,6 +1,7 @@
 """The one place that turns a ``UserError`` into a short message and an exit code."""
 from __future__ import annotations
 
+import errno
 import re
 import sys
 import traceback
@@ -9,6 +10,7 @@ from typing import Callable, Sequence
 from registry.errors import UserError
 
 EXIT_USER_ERROR = 2
+_USER_OS_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES}
 
 # torch's DataLoader re-raises an error from a worker process as the same type with the
 # worker's whole traceback as its message; the user needs the original message only.
@@ -52,6 +54,16 @@ def main_guard(main: Callable[[Sequence[str]], int | None], argv: Sequence[str] 
         print(f"error: {user_message(e) if not debug else e}", file=sys.stderr)
         if not debug:
             print("(run again with --debug for the traceback)", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as e:
+        # The disk or the file system said no (full, read-only, no permission): that is the
+        # user's to fix, and the file name says where.
+        if debug or e.errno not in _USER_OS_ERRORS:
+            raise
+        where = f": {e.filename}" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}; free space or choose another folder, then "
+              "continue with resume=auto", file=sys.stderr)
+        print("(run again with --debug for the traceback)", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -76,3 +76,28 @@ def test_other_errors_propagate_with_their_traceback():
 def test_keyboard_interrupt(capsys):
     assert main_guard(raising(KeyboardInterrupt()), []) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_disk_full_anywhere_is_a_one_line_error(capsys):
+    import errno as _errno
+
+    from registry.cli import main_guard
+
+    def main(argv):
+        raise OSError(_errno.ENOSPC, "No space left on device", "runs/x/history.csv")
+
+    assert main_guard(main, []) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device: runs/x/history.csv" in err and "Traceback" not in err
+
+
+def test_other_os_errors_are_not_hidden():
+    import errno as _errno
+
+    from registry.cli import main_guard
+
+    def main(argv):
+        raise OSError(_errno.EIO, "I/O error")
+
+    with pytest.raises(OSError):
+        main_guard(main, [])
