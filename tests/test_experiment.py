@@ -137,14 +137,15 @@ def test_two_gloo_processes_match_one_process(tmp_path):
 def test_checkpoints_left_by_a_crash_are_pruned_to_keep_last(tmp_path):
     """A crash can leave more files than keep_last (ignite prunes one per save): adopting
     them on resume drops the oldest at once and hands the rest to the handler."""
-    from ignite.handlers import Checkpoint
+    from ignite.handlers import Checkpoint, DiskSaver
 
     from engines.checkpoint import checkpoint_epoch
     from engines.experiment import _adopt
 
     for e in (1, 2, 3, 4):
         (tmp_path / f"last_checkpoint_{e}.pt").write_bytes(b"x")
-    handler = Checkpoint({"m": torch.nn.Linear(1, 1)}, str(tmp_path), filename_prefix="last", n_saved=2)
+    handler = Checkpoint({"m": torch.nn.Linear(1, 1)}, DiskSaver(str(tmp_path), require_empty=False),
+                         filename_prefix="last", n_saved=2)
     _adopt(handler, sorted((checkpoint_epoch(p), p) for p in tmp_path.glob("last_*.pt")), keep=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last_checkpoint_3.pt", "last_checkpoint_4.pt"]
     assert [item.filename for item in handler._saved] == ["last_checkpoint_3.pt", "last_checkpoint_4.pt"]
