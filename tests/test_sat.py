@@ -168,6 +168,8 @@ def test_red_pixel_under_strict(tmp_path: Path) -> None:
     cv2.imwrite(str(tmp_path / "0000_mask.png"), rgb[..., ::-1])
     with pytest.raises(DataError, match=r"0000_mask\.png: 1 red \(255, 0, 0\) pixel of a colour that is no class"):
         DlcvSat(tmp_path, "", strict=True, check="full")
+    with pytest.raises(DataError, match=r"0000_mask\.png: 1 red"):  # the default header check too
+        DlcvSat(tmp_path, "", strict=True)
     ds = DlcvSat(tmp_path, "", foreign="ignore", check="none")
     assert ds.read_mask(0)[5, 7] == 255 and (ds.read_mask(0) == 0).sum() == 24 * 32 - 1
     assert PALETTE[0] == (0, 255, 255)

@@ -161,6 +161,8 @@ class DlcvSat(Dataset):
                 wi, hi, wm, hm = shape_img[1], shape_img[0], shape_mask[1], shape_mask[0]
             else:
                 (wi, hi), (wm, hm) = image_size(img_path), image_size(mask_path)
+                if self.foreign == "error":  # strict: a foreign colour must fail now, not epochs later
+                    self._decode_mask(mask_path)
             if (wi, hi) != (wm, hm):
                 mismatched.append(f"{img_path.name} is {wi}x{hi} but {mask_path.name} is {wm}x{hm}")
         if mismatched:
