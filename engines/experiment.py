@@ -35,7 +35,14 @@ from engines.metrics import (
     segmentation_metrics,
 )
 from engines.run_dir import prepare_run_dir
-from engines.runtime import resolve_amp, resolve_device, seed_everything, set_deterministic, set_threads
+from engines.runtime import (
+    keep_freed_memory,
+    resolve_amp,
+    resolve_device,
+    seed_everything,
+    set_deterministic,
+    set_threads,
+)
 from engines.trainer import StepConfig, create_trainer
 from registry import LOSSES, OPTIMIZERS, SCHEDULERS
 from registry.errors import RecipeError
@@ -247,6 +254,8 @@ def _training_process(local_rank: int, recipe: dict, run_dir: str | None, resume
     set_deterministic(tr["deterministic"])
     seed_everything(recipe["seed"] + idist.get_rank())
     device = idist.device() if idist.get_world_size() > 1 else resolve_device(tr["device"])
+    if device.type == "cpu":
+        keep_freed_memory()  # no page faults on every step's fresh tensors
     t = build_training(recipe, device)
     rank0 = idist.get_rank() == 0
     run_path = Path(run_dir)
