@@ -57,18 +57,9 @@ def _torchvision_model(name: str) -> tuple[Any, tuple[int, ...]]:
 
 
 def _timm_model(name: str) -> tuple[Any, tuple[int, ...]]:
-    import timm
+    from zoo.backbones.timm_adapter import create_timm_model
 
-    try:
-        model = timm.create_model(name, pretrained=False)
-    except RuntimeError as e:
-        if "Unknown model" not in str(e):
-            raise
-        import difflib
-
-        close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join('timm:' + c for c in close)}?" if close else ""
-        raise RecipeError(f"unknown timm model {name!r}{hint}") from None
+    model = create_timm_model(name, "MODEL")
     size = tuple(getattr(model, "pretrained_cfg", {}).get("input_size") or PRETRAINED_INPUT)
     return model, size
 

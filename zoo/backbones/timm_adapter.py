@@ -27,14 +27,27 @@ def _unwrap(state: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
 
 
+def create_timm_model(name: str, where: str = "model", **kwargs: Any) -> nn.Module:
+    """``timm.create_model(name, pretrained=False, ...)``; an unknown name is a RecipeError
+    at ``where`` suggesting close timm names."""
+    import timm
+
+    try:
+        return timm.create_model(name, **{"pretrained": False, **kwargs})
+    except RuntimeError as e:
+        if "Unknown model" not in str(e):
+            raise
+        close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr('timm:' + c) for c in close)}?" if close else ""
+        raise RecipeError(f"{where}: unknown timm model {name!r}{hint}") from None
+
+
 class TimmBackbone(nn.Module):
     """A timm ``features_only`` model whose forward returns ``{stride: map}``."""
 
     def __init__(self, name: str, weights: str | None = None, out_indices: Sequence[int] | None = None) -> None:
         super().__init__()
-        import timm
-
-        kwargs: dict[str, Any] = {"features_only": True, "pretrained": False}
+        kwargs: dict[str, Any] = {"features_only": True}
         if out_indices is not None:
             if not isinstance(out_indices, (list, tuple)) or not all(
                 isinstance(i, int) and not isinstance(i, bool) for i in out_indices
@@ -42,13 +55,7 @@ class TimmBackbone(nn.Module):
                 raise RecipeError(f"model.backbone.out_indices: expected a list of integers, got {out_indices!r}")
             kwargs["out_indices"] = tuple(out_indices)
         try:
-            self.model = timm.create_model(name, **kwargs)
-        except RuntimeError as e:
-            if "Unknown model" not in str(e):
-                raise
-            close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)
-            hint = f"; did you mean {' or '.join(repr('timm:' + c) for c in close)}?" if close else ""
-            raise RecipeError(f"model.backbone.type: unknown timm model {name!r}{hint}") from None
+            self.model = create_timm_model(name, "model.backbone.type", **kwargs)
         except (IndexError, AssertionError, ValueError) as e:
             raise RecipeError(f"model.backbone: timm model {name!r} rejects out_indices={out_indices!r}: {e}") from None
         info = self.model.feature_info
