@@ -85,10 +85,15 @@ class MaskSnapshots:
 
         folder = self.out_dir / f"epoch_{epoch}"
         folder.mkdir(parents=True, exist_ok=True)
-        for id_ in self.ids:
-            x, _ = self.dataset[self.dataset.index_of(id_)]
-            logits = predict_logits(self.model, x.unsqueeze(0).to(self.step_cfg.device), self.step_cfg)
-            ids = logits.argmax(1)[0].cpu().numpy()
+        images = [self.dataset[self.dataset.index_of(id_)][0] for id_ in self.ids]
+        device = self.step_cfg.device
+        if len({tuple(x.shape) for x in images}) == 1:  # one forward: the weights are cast once, not per image
+            logits = predict_logits(self.model, torch.stack(images).to(device), self.step_cfg)
+            preds = list(logits.argmax(1).cpu().numpy())
+        else:
+            preds = [predict_logits(self.model, x.unsqueeze(0).to(device), self.step_cfg).argmax(1)[0].cpu().numpy()
+                     for x in images]
+        for id_, ids in zip(self.ids, preds):
             write_mask(folder / f"{id_}_mask.png", ids)
             if self.tensorboard is not None:
                 self.tensorboard.add_image(f"masks/{id_}", colorize(ids), epoch)
