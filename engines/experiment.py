@@ -230,7 +230,10 @@ def resume_from(t: Training, ckpt_path: Path) -> None:
     missing = [k for k in t.to_save if k not in ckpt and k != "recipe"]
     if missing:
         raise RecipeError(f"resume: {ckpt_path} lacks {', '.join(missing)}; was it written by another recipe?")
-    load_state_strict(t.model, ckpt["model"], f"resume checkpoint {ckpt_path}")
+    # ignite's Checkpoint saves a DDP/DataParallel model's ``module`` (keys without "module.")
+    model = t.model.module if isinstance(t.model, (torch.nn.parallel.DistributedDataParallel,
+                                                   torch.nn.DataParallel)) else t.model
+    load_state_strict(model, ckpt["model"], f"resume checkpoint {ckpt_path}")
     rest = {k: v for k, v in t.to_save.items() if k not in ("model", "recipe")}
     Checkpoint.load_objects(to_load=rest, checkpoint={k: ckpt[k] for k in rest})
     log.info("resumed from %s at epoch %d (iteration %d)", ckpt_path, t.trainer.state.epoch, t.trainer.state.iteration)

@@ -149,3 +149,33 @@ def test_checkpoints_left_by_a_crash_are_pruned_to_keep_last(tmp_path):
     _adopt(handler, sorted((checkpoint_epoch(p), p) for p in tmp_path.glob("last_*.pt")), keep=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last_checkpoint_3.pt", "last_checkpoint_4.pt"]
     assert [item.filename for item in handler._saved] == ["last_checkpoint_3.pt", "last_checkpoint_4.pt"]
+
+
+def test_resume_loads_an_unwrapped_checkpoint_into_a_ddp_model(tmp_path, monkeypatch):
+    """ignite's Checkpoint saves a DDP model's ``module`` state (no ``module.`` prefix), so a
+    run with train.nproc_per_node > 1 must load its own checkpoint back into the DDP model."""
+    import types
+
+    import torch.distributed as dist
+    from ignite.engine import Engine
+    from ignite.handlers import Checkpoint, DiskSaver
+
+    from engines.experiment import resume_from
+
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29531")
+    dist.init_process_group("gloo", rank=0, world_size=1)
+    try:
+        torch.manual_seed(0)
+        saved = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3, 2))
+        engine = Engine(lambda e, b: None)
+        engine.state.epoch = engine.state.iteration = 1
+        Checkpoint({"model": saved, "other": torch.nn.Linear(1, 1)}, DiskSaver(str(tmp_path), require_empty=False), filename_prefix="last")(engine)
+        ckpt = next(tmp_path.glob("last_*.pt"))
+        model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3, 2))
+        trainer = types.SimpleNamespace(state=types.SimpleNamespace(epoch=1, iteration=1))
+        to_save = {"model": model, "other": torch.nn.Linear(1, 1)}
+        resume_from(types.SimpleNamespace(model=model, to_save=to_save, trainer=trainer), ckpt)
+        assert torch.equal(model.module.weight, saved.module.weight)
+    finally:
+        dist.destroy_process_group()
