@@ -103,6 +103,16 @@ def test_out_of_range_target_is_a_data_error():
         LOSSES.build("focal")(logits, target)
 
 
+def test_cross_entropy_out_of_range_target_is_a_data_error():
+    """The segmentation recipes ignore 6 in the loss; data.args.foreign=ignore marks pixels 255."""
+    logits, target = torch.randn(1, 7, 2, 2), torch.tensor([[[0, 255], [6, 1]]])
+    with pytest.raises(DataError, match="class id 255.*loss.ignore_index"):
+        LOSSES.build({"type": "cross_entropy", "ignore_index": 6})(logits, target)
+    with pytest.raises(DataError, match="class id 255"):
+        LOSSES.build("cross_entropy")(logits, target)
+    assert torch.isfinite(LOSSES.build({"type": "cross_entropy", "ignore_index": 255})(logits, target))
+
+
 def test_combo_is_weighted_sum_of_nested_losses(seg):
     logits, target = seg
     combo = LOSSES.build({"type": "combo", "weights": [1.0, 0.5],

@@ -36,10 +36,10 @@ def _valid(target: torch.Tensor, num_classes: int, ignore_index: int | None) -> 
         lo, hi = int(t.min()), int(t.max())
         if lo < 0 or hi >= num_classes:
             bad = lo if lo < 0 else hi
-            raise DataError(
-                f"loss: target holds class id {bad}, outside 0..{num_classes - 1}"
-                + ("" if ignore_index is not None else " (set the loss's ignore_index for unlabelled pixels?)")
-            )
+            hint = (" (set the loss's ignore_index for unlabelled pixels?)" if ignore_index is None else
+                    f" and not the loss's ignore_index {ignore_index} (pixels the dataset marks as ignored, "
+                    "data.args.ignore_index with data.args.foreign=ignore, need the same loss.ignore_index)")
+            raise DataError(f"loss: target holds class id {bad}, outside 0..{num_classes - 1}{hint}")
     return valid
 
 
@@ -78,7 +78,9 @@ class CrossEntropyLoss(nn.Module):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         _check_classes(self.class_weights, logits.shape[1], "class_weights")
         ignore = -100 if self.ignore_index is None else self.ignore_index
-        if self.ignore_index is not None and not bool((target != ignore).any()):
+        # an id outside the classes is a DataError here, not an IndexError on CPU or a
+        # device-side assert on CUDA inside F.cross_entropy
+        if not bool(_valid(target, logits.shape[1], self.ignore_index).any()):
             return _zero(logits)
         return F.cross_entropy(
             logits.float(), target.long(), weight=self.class_weights,
