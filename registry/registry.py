@@ -31,6 +31,11 @@ class Registry:
         self._items: dict[str, Callable[..., Any]] = {}
         REGISTRIES[name] = self
 
+    @property
+    def plural(self) -> str:
+        """``heads``, ``losses``: the name as messages and ``--list`` print it."""
+        return self.name + ("es" if self.name.endswith(("s", "x", "ch", "sh")) else "s")
+
     # -- registering -------------------------------------------------------------------
     def register(
         self, name: str | Callable[..., Any] | None = None, *, force: bool = False
@@ -94,7 +99,7 @@ class Registry:
         msg = f"unknown {self.name} {name!r}"
         if close:
             return msg + f"; did you mean {' or '.join(repr(c) for c in close)}?"
-        return msg + f"; registered {self.name}s: {', '.join(names) or '(none)'}"
+        return msg + f"; registered {self.plural}: {', '.join(names) or '(none)'}"
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
@@ -127,7 +132,7 @@ class Registry:
             raise RecipeError(f"{path}: expected a mapping with a 'type' key, got {type(cfg).__name__} {cfg!r}")
         if "type" not in cfg:
             raise RecipeError(
-                f"{path}: missing 'type'; expected one of the registered {self.name}s: {', '.join(self.names())}"
+                f"{path}: missing 'type'; expected one of the registered {self.plural}: {', '.join(self.names())}"
             )
         kwargs = {k: v for k, v in cfg.items() if k != "type"}
         try:

@@ -325,3 +325,13 @@ def test_recipe_error_is_a_readable_key_error():
     e = RecipeError("model.head: bad")
     assert isinstance(e, KeyError) and isinstance(e, UserError)
     assert str(e) == "model.head: bad"  # not KeyError's repr with quotes
+
+
+def test_messages_and_list_spell_plurals(make_registry):
+    with pytest.raises(RecipeError, match="registered losses: "):
+        LOSSES.get("nothing_like_any_loss")
+    assert make_registry("head").plural.endswith("s") and LOSSES.plural == "losses"
+    from tests.helpers import run_tool
+
+    out = run_tool("run", "--list").stdout
+    assert "losses (" in out and "heads (" in out and "losss" not in out

@@ -40,7 +40,7 @@ def list_registries() -> None:
 
     load_entry_point_plugins()
     for name, reg in REGISTRIES.items():
-        print(f"{name}s ({len(reg)}): {', '.join(reg.names())}")
+        print(f"{reg.plural} ({len(reg)}): {', '.join(reg.names())}")
 
 
 def main(argv: Sequence[str]) -> int:
