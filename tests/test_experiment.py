@@ -156,6 +156,7 @@ def test_resume_loads_an_unwrapped_checkpoint_into_a_ddp_model(tmp_path, monkeyp
     run with train.nproc_per_node > 1 must load its own checkpoint back into the DDP model."""
     import types
 
+    import ignite.distributed as idist
     import torch.distributed as dist
     from ignite.engine import Engine
     from ignite.handlers import Checkpoint, DiskSaver
@@ -178,4 +179,7 @@ def test_resume_loads_an_unwrapped_checkpoint_into_a_ddp_model(tmp_path, monkeyp
         resume_from(types.SimpleNamespace(model=model, to_save=to_save, trainer=trainer), ckpt)
         assert torch.equal(model.module.weight, saved.module.weight)
     finally:
-        dist.destroy_process_group()
+        idist.get_world_size()  # ignite picks up the group now if it has not yet
+        idist.finalize()  # destroys the group and puts ignite back to one process for later tests
+        if dist.is_initialized():
+            dist.destroy_process_group()
