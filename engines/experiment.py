@@ -312,6 +312,19 @@ def _training_process(local_rank: int, recipe: dict, run_dir: str | None, resume
         tb.logger.close()
 
 
+def _user_error_from_child(e: BaseException) -> BaseException:
+    """A user error raised in a spawned rank comes back as its text with the child's
+    traceback; rebuild it as the one-line error it was (anything else stays as it is)."""
+    import registry.errors as errors
+
+    last = next((line for line in reversed(str(e).splitlines()) if line.strip()), "")
+    name, sep, message = last.partition(": ")
+    cls = getattr(errors, name.rpartition(".")[2], None) if name.startswith("registry.errors.") else None
+    if sep and isinstance(cls, type) and issubclass(cls, errors.UserError):
+        return cls(f"{message} (in training process {getattr(e, 'error_index', '?')})")
+    return e
+
+
 def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
     """Run a resolved recipe (see ``registry.load_recipe``); returns the run directory.
 
@@ -335,7 +348,10 @@ def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
         if nproc > 1:
             backend = "nccl" if torch.cuda.is_available() and recipe["train"]["device"] != "cpu" else "gloo"
             with idist.Parallel(backend=backend, nproc_per_node=nproc) as parallel:
-                parallel.run(_training_process, *args)
+                try:
+                    parallel.run(_training_process, *args)
+                except torch.multiprocessing.ProcessRaisedException as e:
+                    raise _user_error_from_child(e) from e
         else:
             _training_process(0, *args)
     except BaseException:

@@ -62,6 +62,9 @@ def test_tensorboard_events_hold_scalars_and_images(demo_run):
     history = [float(r["val/mIoU"]) for r in _rows(demo_run)]
     assert miou == pytest.approx(history, abs=1e-5)
     assert [e.step for e in acc.Scalars("val/mIoU")] == [1, 2, 3]
+    epoch_loss = acc.Scalars("train/epoch_loss")
+    assert [e.step for e in epoch_loss] == [1, 2, 3]
+    assert [e.value for e in epoch_loss] == pytest.approx([float(r["train/loss"]) for r in _rows(demo_run)], rel=1e-5)
     assert {"masks/0002", "masks/0006"} <= set(tags["images"])
     assert [e.step for e in acc.Images("masks/0002")] == [1, 2, 3]
 
@@ -183,3 +186,19 @@ def test_resume_loads_an_unwrapped_checkpoint_into_a_ddp_model(tmp_path, monkeyp
         idist.finalize()  # destroys the group and puts ignite back to one process for later tests
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def test_a_user_error_in_a_spawned_rank_comes_back_as_one_line():
+    from torch.multiprocessing import ProcessRaisedException
+
+    from engines.experiment import _user_error_from_child
+    from registry.errors import CheckpointError
+
+    text = ("\n\n-- Process 1 terminated with the following error:\nTraceback (most recent call last):\n"
+            '  File "x.py", line 1, in f\n    g()\n'
+            "registry.errors.CheckpointError: run/last.pt does not fit this model; missing keys: a\n")
+    err = _user_error_from_child(ProcessRaisedException(text, 1, 1234))
+    assert isinstance(err, CheckpointError)
+    assert str(err) == "run/last.pt does not fit this model; missing keys: a (in training process 1)"
+    other = ProcessRaisedException("...\nZeroDivisionError: division by zero\n", 0, 1)
+    assert _user_error_from_child(other) is other

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from registry.cli import main_guard  # noqa: E402  (light: no torch)
 
 
-def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tools/run.py", description=__doc__.split("\n\n")[0],
         epilog="\n".join(__doc__.split("\n")[2:]), formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -29,7 +29,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--list", action="store_true", help="print the registered backbones, heads, losses, datasets, ...")
     p.add_argument("--print-recipe", action="store_true", help="print the resolved recipe and exit without training")
     p.add_argument("--debug", action="store_true", help="show tracebacks of user errors")
-    return p.parse_args(argv)
+    return p
 
 
 def list_registries() -> None:
@@ -44,12 +44,12 @@ def list_registries() -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.list:
         list_registries()
         return 0
     if not args.recipe:
-        parse_args(["--help"])
+        build_parser().error("a recipe file is required (or --list); see --help")
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s",

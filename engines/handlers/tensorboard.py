@@ -27,7 +27,11 @@ class TensorBoard:
 
     def _epoch_scalars(self, engine: Engine) -> None:
         for key, value in getattr(engine.state, "epoch_row", {}).items():
-            if value is not None and key.startswith(("val/", "train/epoch_loss")):
+            if value is None:
+                continue
+            if key == "train/loss":  # the per-iteration curve already owns "train/loss"
+                self.logger.writer.add_scalar("train/epoch_loss", value, engine.state.epoch)
+            elif key.startswith("val/"):
                 self.logger.writer.add_scalar(key, value, engine.state.epoch)
         self.logger.writer.flush()
 
