@@ -156,6 +156,8 @@ def build_training(recipe: dict, device: torch.device | None = None) -> Training
                                "recipe": RecipeState(recipe)}
     if scheduler is not None:
         to_save["scheduler"] = scheduler
+    if trainer.grad_scaler is not None:  # fp16 loss scale, so a resumed fp16 run continues exactly
+        to_save["grad_scaler"] = trainer.grad_scaler
     return Training(recipe, model, optimizer, scheduler, loss_fn, trainer, evaluator, step_cfg,
                     train_ds, val_ds, train_loader, val_loader, to_save, iters)
 

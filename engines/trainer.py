@@ -62,16 +62,20 @@ def make_train_step(
                 if scaler is not None:
                     scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
+            stepped = True
             if scaler is not None:
+                scale = scaler.get_scale()
                 scaler.step(optimizer)
                 scaler.update()
+                stepped = scaler.get_scale() >= scale  # a lowered scale means inf/NaN grads: step skipped
             else:
                 optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            if scheduler is not None:
+            if scheduler is not None and stepped:
                 scheduler.step()
         return loss.detach().item()
 
+    step.scaler = scaler  # type: ignore[attr-defined]  (checkpointed with the run)
     return step
 
 
@@ -86,4 +90,6 @@ def create_trainer(
     """The trainer Engine; deterministic (ignite's DeterministicEngine) so a resumed run
     sees the same batches and dropout masks as an uninterrupted one."""
     step = make_train_step(model, optimizer, loss_fn, cfg, scheduler)
-    return DeterministicEngine(step) if deterministic else Engine(step)
+    engine = DeterministicEngine(step) if deterministic else Engine(step)
+    engine.grad_scaler = step.scaler  # type: ignore[attr-defined]  (fp16 on CUDA only, else None)
+    return engine
