@@ -1,0 +1,180 @@
+"""This project's FCN32s against torchfcn's (wkentaro/pytorch-fcn), the Caffe-faithful design.
+
+torchfcn pads the input by 100 pixels on conv1_1, runs fc6 as an unpadded 7x7 convolution,
+upsamples with a 64x64 stride-32 transposed convolution and crops at offset 19; this
+project's head pads fc6 instead ("same") and crops at offset 0, so it computes nothing on
+the padded border. Both networks get the same weights (this project's, copied layer by
+layer: the parameter shapes are identical), the same dtype and memory format (bf16
+autocast + channels_last, the CPU fast path), the same step function, optimizer and loss,
+and run interleaved. Rows: images/s of each and the ratios, for inference and a train step.
+
+torchfcn's own ``FCN32s`` is used when the package is installed (``pip install --no-deps
+torchfcn``); otherwise the same geometry is rebuilt here and the row names say so.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import interleaved, median, paired_ratio, row, threads as use_threads  # noqa: E402
+
+CLASSES = 7
+
+
+def _torchfcn_fcn32s() -> tuple[type | None, str]:
+    """torchfcn's FCN32s class and its version, or (None, reason)."""
+    spec = importlib.util.find_spec("torchfcn")
+    if spec is None or not spec.submodule_search_locations:
+        return None, "not installed"
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "fcn32s.py"
+    # torchfcn/__init__.py imports its trainer and datasets (pytz, scikit-image, scipy), and
+    # models/fcn32s.py imports the `fcn` package only for its pretrained-weights download
+    # helper; neither is needed to build the network. So the module file is loaded on its
+    # own, with an empty stand-in for `fcn` while it imports.
+    added = "fcn" not in sys.modules
+    if added:
+        sys.modules["fcn"] = types.ModuleType("fcn")
+    try:
+        mspec = importlib.util.spec_from_file_location("_bench_torchfcn_fcn32s", path)
+        module = importlib.util.module_from_spec(mspec)
+        mspec.loader.exec_module(module)
+    except Exception as e:  # a different torchfcn layout
+        return None, f"unusable ({type(e).__name__}: {e})"
+    finally:
+        if added:
+            del sys.modules["fcn"]
+    try:
+        from importlib.metadata import version
+
+        ver = version("torchfcn")
+    except Exception:
+        ver = "?"
+    return module.FCN32s, f"torchfcn {ver}"
+
+
+def _caffe_fcn32s(n_class: int):
+    """torchfcn's FCN32s geometry, rebuilt: conv1_1 padding 100, ceil-mode pools, fc6 7x7
+    without padding, score_fr, a 64x64 stride-32 transposed convolution, crop at 19."""
+    import torch
+    from torch import nn
+
+    class CaffeFCN32s(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            layers: list[nn.Module] = []
+            in_ch = 3
+            for block, (ch, n) in enumerate(((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))):
+                for i in range(n):
+                    pad = 100 if block == 0 and i == 0 else 1
+                    layers += [nn.Conv2d(in_ch, ch, 3, padding=pad), nn.ReLU(inplace=True)]
+                    in_ch = ch
+                layers.append(nn.MaxPool2d(2, stride=2, ceil_mode=True))
+            self.features = nn.Sequential(*layers)
+            self.fc6 = nn.Conv2d(512, 4096, 7)
+            self.relu6, self.drop6 = nn.ReLU(inplace=True), nn.Dropout2d()
+            self.fc7 = nn.Conv2d(4096, 4096, 1)
+            self.relu7, self.drop7 = nn.ReLU(inplace=True), nn.Dropout2d()
+            self.score_fr = nn.Conv2d(4096, n_class, 1)
+            self.upscore = nn.ConvTranspose2d(n_class, n_class, 64, stride=32, bias=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = self.features(x)
+            h = self.drop6(self.relu6(self.fc6(h)))
+            h = self.drop7(self.relu7(self.fc7(h)))
+            h = self.upscore(self.score_fr(h))
+            return h[:, :, 19:19 + x.size(2), 19:19 + x.size(3)].contiguous()
+
+    return CaffeFCN32s()
+
+
+def _copy_weights(ours: Any, peer: Any) -> None:
+    """Copy every parameter in order (13 convs, fc6, fc7, score_fr, upscore): shapes must match."""
+    import torch
+
+    src = [p for p in ours.parameters()]
+    dst = [p for p in peer.parameters()]
+    if [tuple(p.shape) for p in src] != [tuple(p.shape) for p in dst]:
+        raise RuntimeError("peer FCN32s: parameter shapes differ from this project's FCN32s")
+    with torch.no_grad():
+        for a, b in zip(src, dst):
+            b.copy_(a)
+
+
+def measure(size: int, batch: int, repeats: int) -> dict[str, Any]:
+    import torch
+
+    import zoo  # noqa: F401
+    from engines.evaluator import predict_logits
+    from engines.optim import sgd
+    from engines.trainer import StepConfig, make_train_step
+    from registry import LOSSES
+    from zoo.model import build_model
+
+    torch.manual_seed(0)
+    ours = build_model({"backbone": {"type": "vgg16"}, "head": {"type": "fcn32s", "num_classes": CLASSES}})
+    peer_cls, source = _torchfcn_fcn32s()
+    installed = peer_cls is not None
+    peer = peer_cls(n_class=CLASSES) if installed else _caffe_fcn32s(CLASSES)
+    _copy_weights(ours, peer)
+    models = {"ours": ours.to(memory_format=torch.channels_last), "peer": peer.to(memory_format=torch.channels_last)}
+    device = torch.device("cpu")
+    cfg = StepConfig(device=device, amp_dtype=torch.bfloat16, channels_last=True)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, 3, size, size, generator=g)
+    y = torch.randint(0, CLASSES, (batch, size, size), generator=g)
+    loss_fn = LOSSES.build({"type": "cross_entropy"})
+    engine = types.SimpleNamespace(state=types.SimpleNamespace(iteration=1))
+
+    masks = {k: predict_logits(m, x, cfg).argmax(1) for k, m in models.items()}
+    if masks["ours"].shape != masks["peer"].shape or tuple(masks["ours"].shape[-2:]) != (size, size):
+        raise AssertionError(f"peer FCN32s: mask sizes differ: ours {tuple(masks['ours'].shape)}, "
+                             f"peer {tuple(masks['peer'].shape)}, input {size}x{size}")
+
+    def infer(m: Any):
+        return lambda: predict_logits(m, x, cfg).argmax(1)
+
+    def train(m: Any):
+        step = make_train_step(m, sgd(m.parameters(), lr=1e-4), loss_fn, cfg)
+
+        def one() -> None:
+            loss = step(engine, (x, y))
+            if not math.isfinite(loss):
+                raise RuntimeError(f"peer bench: loss became {loss}")
+
+        return one
+
+    t_inf = interleaved({k: infer(m) for k, m in models.items()}, repeats=repeats, warmup=1)
+    t_train = interleaved({k: train(m) for k, m in models.items()}, repeats=repeats, warmup=1)
+    return {"source": source, "installed": installed, "inf": t_inf, "train": t_train,
+            "mask": tuple(masks["ours"].shape[-2:])}
+
+
+def run(quick: bool = True, threads: int | None = None) -> list[dict[str, Any]]:
+    import torch
+
+    n_threads = threads or torch.get_num_threads()
+    size, batch, repeats = (256, 1, 2) if quick else (512, 1, 5)
+    with use_threads(n_threads):
+        r = measure(size, batch, repeats)
+    peer = r["source"] if r["installed"] else f"torchfcn geometry rebuilt here, torchfcn {r['source']}"
+    what = (f"{size}x{size}{' (quick)' if quick else ''} batch {batch}, bf16 + channels_last, {n_threads} threads, "
+            f"{repeats} interleaved repeats, masks {r['mask'][0]}x{r['mask'][1]} both")
+    rows = []
+    for kind, label in (("inf", "inference"), ("train", "train step")):
+        t = r[kind]
+        rows.append(row(f"peer FCN32s {label}: this project, images/s ({what})", batch / median(t["ours"]), "images/s", digits=2))
+        rows.append(row(f"peer FCN32s {label}: {peer}, images/s ({what})", batch / median(t["peer"]), "images/s", digits=2))
+        rows.append(row(f"peer FCN32s {label} speedup over torchfcn's design ({peer}, {size}x{size})",
+                        paired_ratio(t["peer"], t["ours"]), "x", ">= 1.5", digits=2))
+    return rows
+
+
+if __name__ == "__main__":
+    for r in run(quick="--quick" in sys.argv):
+        print(f"{r['name']}: {r['value']} {r['unit']}" + (f"  [{r['target']}: {r['met']}]" if r["target"] else ""))
