@@ -168,6 +168,7 @@ def test_resume_loads_an_unwrapped_checkpoint_into_a_ddp_model(tmp_path, monkeyp
 
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
     monkeypatch.setenv("MASTER_PORT", "29531")
+    monkeypatch.setenv("LOCAL_RANK", "0")  # ignite would guess it from host names, with a warning
     dist.init_process_group("gloo", rank=0, world_size=1)
     try:
         torch.manual_seed(0)
