@@ -355,7 +355,11 @@ def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
                 except torch.multiprocessing.ProcessRaisedException as e:
                     raise _user_error_from_child(e) from e
         else:
-            _training_process(0, *args)
+            threads = torch.get_num_threads()
+            try:
+                _training_process(0, *args)
+            finally:
+                torch.set_num_threads(threads)  # train.threads is this run's, not the caller's
     except BaseException:
         # A new run that failed before its first checkpoint left nothing worth keeping:
         # remove it so resume=auto and tools never pick up an empty run.

@@ -122,13 +122,14 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     """Metrics are all-reduced: 2 CPU ranks (gloo) report what 1 process reports on the same
     data. lr=0 keeps both runs at the same (seeded) weights, so any difference is the
     distributed data split or reduction; the backbone has no batch norm, whose running
-    statistics would otherwise follow each rank's own half of the data."""
+    statistics would otherwise follow each rank's own half of the data, and every process
+    computes with one thread (the thread count changes float summation order)."""
     results = {}
     for nproc in (1, 2):
         recipe = load_recipe(DEMO, tiny_seg(tmp_path, "train.epochs=1", "optim.lr=0.0", "sched=null",
                                             f"train.nproc_per_node={nproc}", f"out.dir={tmp_path / f'run{nproc}'}",
                                             "handlers.tensorboard.enabled=false", "train.amp=false",
-                                            "model.backbone.type=vgg16"))
+                                            "model.backbone.type=vgg16", "train.threads=1"))
         run_dir = run_experiment(recipe)
         results[nproc] = _rows(run_dir)[-1]
     one, two = results[1], results[2]
