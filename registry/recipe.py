@@ -248,7 +248,7 @@ def apply_overrides(recipe: dict[str, Any], overrides: Sequence[str]) -> dict[st
                     f"override {text!r}: {'.'.join(parts[: i + 1])} is {nxt!r}, not a section to set keys in"
                 )
             node = nxt
-        node[parts[-1]] = value
+        node[parts[-1]] = _strip_replace(value)  # an override replaces whole: the marker is moot
     return out
 
 

@@ -494,3 +494,10 @@ def test_dump_recipe_round_trips(tmp_path):
     assert again["out"]["dir"] == "1e-3" and again["optim"]["lr"] == 1e-5
     assert again["out"]["name"] == "r"  # the original run name, not the dump's stem
     assert list(yaml.safe_load(dumped.read_text())) == list(SCHEMA)  # readable: schema order
+
+
+def test_replace_marker_in_an_override_is_harmless():
+    from registry.recipe import apply_overrides
+
+    out = apply_overrides({"optim": {"type": "sgd", "momentum": 0.9}}, ["optim={_replace_: true, type: adam, lr: 0.001}"])
+    assert out["optim"] == {"type": "adam", "lr": 0.001}
