@@ -1,6 +1,7 @@
 """The one place that turns a ``UserError`` into a short message and an exit code."""
 from __future__ import annotations
 
+import argparse
 import errno
 import re
 import sys
@@ -16,6 +17,15 @@ _USER_OS_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES}
 # worker's whole traceback as its message; the user needs the original message only.
 _WORKER_ERROR = re.compile(r"Caught \w+ (?P<where>in DataLoader worker process \d+)\.\n"
                            r"Original Traceback \(most recent call last\):\n")
+
+
+def tool_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """The argument parser every tool starts from: its module docstring's first paragraph
+    is the description and the rest (the examples) the epilog, printed as written."""
+    doc = doc or ""
+    return argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0],
+                                   epilog="\n".join(doc.split("\n")[2:]),
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def user_message(e: BaseException) -> str:

@@ -24,7 +24,7 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from registry.cli import main_guard  # noqa: E402  (light: no torch)
+from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
 from registry.errors import RecipeError  # noqa: E402
 
 
@@ -39,10 +39,7 @@ def parse_classes(text: str) -> list[int]:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    doc = __doc__ or ""
-    p = argparse.ArgumentParser(prog="tools/evaluate.py", description=doc.split("\n\n")[0],
-                                epilog="\n".join(doc.split("\n")[2:]),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = tool_parser("tools/evaluate.py", __doc__)
     p.add_argument("pred_dir", metavar="PRED_DIR", help="folder of predicted <id>_mask.png")
     p.add_argument("gt_dir", metavar="GT_DIR", help="folder of ground-truth <id>_mask.png (may hold images too)")
     p.add_argument("--json", action="store_true",

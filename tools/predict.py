@@ -21,15 +21,12 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from registry.cli import main_guard  # noqa: E402  (light: no torch)
+from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
 from registry.errors import RecipeError  # noqa: E402
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    doc = __doc__ or ""
-    p = argparse.ArgumentParser(prog="tools/predict.py", description=doc.split("\n\n")[0],
-                                epilog="\n".join(doc.split("\n")[2:]),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = tool_parser("tools/predict.py", __doc__)
     p.add_argument("checkpoint", metavar="CHECKPOINT_OR_RUN_DIR",
                    help="a checkpoint .pt, or a run directory (its best checkpoint; --last for its latest)")
     p.add_argument("input_dir", metavar="INPUT_DIR", help="folder holding <id>_sat.jpg images")

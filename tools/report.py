@@ -23,14 +23,11 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from registry.cli import main_guard  # noqa: E402  (light: no torch)
+from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    doc = __doc__ or ""
-    p = argparse.ArgumentParser(prog="tools/report.py", description=doc.split("\n\n")[0],
-                                epilog="\n".join(doc.split("\n")[2:]),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = tool_parser("tools/report.py", __doc__)
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories written by tools/run.py")
     p.add_argument("--out", default="report", help="folder for report.md, report.html, figures/ (default: report)")
     p.add_argument("--labels", default=None, help="comma-separated names of the runs (default: FCN32s, FCN16s, ...)")

@@ -16,13 +16,11 @@ from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from registry.cli import main_guard  # noqa: E402  (light: no torch)
+from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="tools/run.py", description=__doc__.split("\n\n")[0],
-        epilog="\n".join(__doc__.split("\n")[2:]), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = tool_parser("tools/run.py", __doc__)
     p.add_argument("recipe", nargs="?", help="recipe YAML file (see recipes/)")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="recipe overrides, values parsed as YAML (train.epochs=3, model.head.type=fcn8s, resume=auto)")
