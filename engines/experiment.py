@@ -314,6 +314,11 @@ def _training_process(local_rank: int, recipe: dict, run_dir: str | None, resume
         tb.logger.close()
 
 
+def _backend(recipe: Mapping[str, Any]) -> str:
+    """NCCL when the run trains on GPUs, gloo on CPU."""
+    return "nccl" if torch.cuda.is_available() and recipe["train"]["device"] != "cpu" else "gloo"
+
+
 def _user_error_from_child(e: BaseException) -> BaseException:
     """A user error raised in a spawned rank comes back as its text with the child's
     traceback; rebuild it as the one-line error it was (anything else stays as it is)."""
@@ -337,9 +342,8 @@ def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
     nproc = recipe["train"]["nproc_per_node"]
     under_launcher = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if under_launcher:
-        backend = "nccl" if torch.cuda.is_available() and recipe["train"]["device"] != "cpu" else "gloo"
         chosen: list[str] = []
-        with idist.Parallel(backend=backend) as parallel:  # this process is one rank: runs in place
+        with idist.Parallel(backend=_backend(recipe)) as parallel:  # this process is one rank: runs in place
             parallel.run(_training_process, recipe, None, None, str(search_dir) if search_dir else None, chosen)
         return Path(chosen[0])
     run_dir, resume = prepare_run_dir(recipe)
@@ -348,8 +352,7 @@ def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
     args = (recipe, str(run_dir), str(resume) if resume else None, str(search_dir) if search_dir else None)
     try:
         if nproc > 1:
-            backend = "nccl" if torch.cuda.is_available() and recipe["train"]["device"] != "cpu" else "gloo"
-            with idist.Parallel(backend=backend, nproc_per_node=nproc) as parallel:
+            with idist.Parallel(backend=_backend(recipe), nproc_per_node=nproc) as parallel:
                 try:
                     parallel.run(_training_process, *args)
                 except torch.multiprocessing.ProcessRaisedException as e:
