@@ -6,6 +6,7 @@ tools and tests can reuse them (``build_loaders``, ``build_training``).
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -258,8 +259,20 @@ def resume_from(t: Training, ckpt_path: Path) -> None:
     log.info("resumed from %s at epoch %d (iteration %d)", ckpt_path, t.trainer.state.epoch, t.trainer.state.iteration)
 
 
-def _training_process(local_rank: int, recipe: dict, run_dir: str | None, resume: str | None,
-                      search_dir: str | None, chosen: list | None = None) -> None:
+def _training_process(local_rank: int, *args: Any) -> None:
+    """One rank's run (every argument goes on to ``_train``)."""
+    _train(local_rank, *args)
+    if idist.get_world_size() > 1:
+        # The DDP model's reducer holds the process group, and the engines' handlers keep
+        # the model in reference cycles. Collected only at interpreter exit, the group would
+        # outlive ``destroy_process_group``, and its gloo worker thread, dropping a finished
+        # collective's tensors during interpreter teardown, aborts the process (SIGABRT,
+        # "terminate called without an active exception"). Collect them while Python is whole.
+        gc.collect()
+
+
+def _train(local_rank: int, recipe: dict, run_dir: str | None, resume: str | None,
+           search_dir: str | None, chosen: list | None = None) -> None:
     import_modules(recipe["imports"], search_dir)
     if run_dir is None:  # one rank of torchrun: rank 0 picks the run dir for everyone
         if idist.get_rank() == 0:
