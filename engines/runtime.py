@@ -74,9 +74,7 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> ContextManager[
 
 
 def set_threads(threads: int | None) -> None:
-    if threads is not None:
-        if threads < 1:
-            raise RecipeError(f"train.threads: expected a positive integer, got {threads}")
+    if threads is not None:  # the recipe schema has checked it is >= 1
         torch.set_num_threads(threads)
 
 

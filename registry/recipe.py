@@ -27,6 +27,7 @@ class Key:
     required: bool = False
     choices: tuple[Any, ...] | None = None
     doc: str = ""
+    minimum: int | None = None  # for counts: 0 epochs or 0 threads is a typo, not a request
 
 
 #: A ``{"type": name, **kwargs}`` mapping; its kwargs belong to the component, so they are
@@ -66,36 +67,37 @@ SCHEMA: dict[str, Any] = {
     "optim": Key((dict,), {"type": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4}, doc=COMPONENT),
     "sched": Key((dict, _OPT), None, doc=COMPONENT),
     "train": {
-        "epochs": Key((int,), required=True),
+        "epochs": Key((int,), required=True, minimum=1),
         "device": Key((str,), "auto", doc="'auto', 'cpu', 'cuda', 'cuda:1', ..."),
         "amp": Key((bool, str), "auto", choices=(True, False, "auto", "bf16", "fp16"),
                    doc="'auto': bf16 where it is fast (CPU with bf16 units, CUDA); never fp16 on CPU"),
         "channels_last": Key((bool,), True),
         "compile": Key((bool,), False),
-        "threads": Key((int, _OPT), None, doc="torch intra-op threads; default: all cores"),
-        "accum_steps": Key((int,), 1),
+        "threads": Key((int, _OPT), None, doc="torch intra-op threads; default: all cores", minimum=1),
+        "accum_steps": Key((int,), 1, minimum=1,
+                           doc="optimizer step every N batches, on their mean gradient; groups restart each epoch"),
         "clip_grad_norm": Key((*_NUM, _OPT), None),
-        "nproc_per_node": Key((int,), 1),
+        "nproc_per_node": Key((int,), 1, minimum=1),
         "deterministic": Key((bool,), False),
-        "log_every": Key((int,), 10),
-        "max_iters_per_epoch": Key((int, _OPT), None, doc="cap for quick trials"),
+        "log_every": Key((int,), 10, minimum=1),
+        "max_iters_per_epoch": Key((int, _OPT), None, doc="cap for quick trials", minimum=1),
     },
     "eval": {
-        "every": Key((int,), 1, doc="validate every N epochs (and always after the last)"),
+        "every": Key((int,), 1, doc="validate every N epochs (and always after the last)", minimum=1),
         "miou_classes": Key((list, _OPT), None, doc="class ids averaged into mIoU; default: all but Unknown"),
         "metric": Key((str, _OPT), None, doc="the metric that picks the best checkpoint"),
     },
     "handlers": {
         "checkpoint": {
-            "keep_last": Key((int,), 2),
-            "keep_best": Key((int,), 1),
-            "every": Key((int,), 1, doc="epochs between checkpoints"),
+            "keep_last": Key((int,), 2, minimum=1),
+            "keep_best": Key((int,), 1, minimum=0),
+            "every": Key((int,), 1, doc="epochs between checkpoints", minimum=1),
         },
         "mask_snapshots": {
             "ids": Key((list,), ["0010", "0097", "0107"]),
             "epochs": Key((list,), [1, "mid", "last"]),
         },
-        "early_stopping": {"patience": Key((int, _OPT), None)},
+        "early_stopping": {"patience": Key((int, _OPT), None, minimum=1)},
         "tensorboard": {"enabled": Key((bool,), True), "images": Key((bool,), True)},
         "nan_guard": Key((bool,), True),
         "progress": Key((bool,), True),
@@ -271,6 +273,8 @@ def _check_value(path: str, key: Key, value: Any) -> None:
         raise RecipeError(f"{path}: expected {_type_names(key.types)}, got {type(value).__name__} {value!r}")
     if key.choices is not None and value not in key.choices and value is not None:
         raise RecipeError(f"{path}: expected one of {', '.join(map(repr, key.choices))}, got {value!r}")
+    if key.minimum is not None and isinstance(value, int) and value < key.minimum:
+        raise RecipeError(f"{path}: expected an integer >= {key.minimum}, got {value}")
     if key.doc == COMPONENT and isinstance(value, dict):
         if "type" not in value:
             raise RecipeError(f"{path}: expected a mapping with a 'type' key, got keys {sorted(value)}")

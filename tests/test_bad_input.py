@@ -104,6 +104,13 @@ def test_wrong_type_names_key_value_and_expected_type(cli):
         expect=["train.epochs: expected an integer, got str 'three'"])
 
 
+@pytest.mark.parametrize("override", ["train.epochs=0", "train.accum_steps=0", "train.threads=-1",
+                                      "handlers.checkpoint.keep_last=0"])
+def test_counts_below_their_minimum(cli, override):
+    key, value = override.split("=")
+    cli("run", DEMO, override, "--print-recipe", expect=[f"{key}: expected an integer >=", f"got {value}"])
+
+
 def test_unknown_head_suggests_the_registered_name(cli, demo_dir):
     cli("run", DEMO, *tiny_seg(demo_dir, *TINY_DEMO, f"out.root={demo_dir / 'runs_head'}"), "model.head.type=fcn8",
         expect=["model.head.type: unknown head 'fcn8'", "did you mean 'fcn8s'?"])
