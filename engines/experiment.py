@@ -137,9 +137,9 @@ def build_training(recipe: dict, device: torch.device | None = None) -> Training
         iters = min(iters, tr["max_iters_per_epoch"])
     scheduler = None
     if recipe["sched"]:
+        steps_per_epoch = -(-iters // max(1, tr["accum_steps"]))  # a short last group steps too
         scheduler = SCHEDULERS.build(recipe["sched"], _path="sched", optimizer=optimizer,
-                                     total_iters=iters * tr["epochs"] // max(1, tr["accum_steps"]),
-                                     iters_per_epoch=max(1, iters // max(1, tr["accum_steps"])))
+                                     total_iters=steps_per_epoch * tr["epochs"], iters_per_epoch=steps_per_epoch)
     trainer = create_trainer(run_model, optimizer, loss_fn, step_cfg, scheduler)
     num_classes = getattr(val_ds, "num_classes", None) or recipe["model"]["head"].get("num_classes")
     if recipe["task"] == "segmentation":

@@ -52,12 +52,24 @@ def make_train_step(
         with autocast(cfg.device, cfg.amp_dtype):
             out = model(x)
             loss = loss_fn(out.float() if out.dtype != torch.float32 else out, y)
-        scaled = loss / accum if accum > 1 else loss
-        if scaler is not None:
-            scaler.scale(scaled).backward()
+        last = True
+        if accum > 1:
+            # Groups of ``accum`` batches restart each epoch, and a short last group steps on
+            # its own mean: no gradients are left over at an epoch's end, where checkpoints are
+            # written, so a resumed run continues exactly.
+            epoch_length = engine.state.epoch_length or 0
+            i = (engine.state.iteration - 1) % epoch_length if epoch_length else engine.state.iteration - 1
+            start = i - i % accum
+            size = min(accum, epoch_length - start) if epoch_length else accum
+            last = i - start == size - 1
+            loss_to_backward = loss / size
         else:
-            scaled.backward()
-        if engine.state.iteration % accum == 0:
+            loss_to_backward = loss
+        if scaler is not None:
+            scaler.scale(loss_to_backward).backward()
+        else:
+            loss_to_backward.backward()
+        if last:
             if cfg.clip_grad_norm is not None:
                 if scaler is not None:
                     scaler.unscale_(optimizer)

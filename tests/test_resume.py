@@ -81,7 +81,8 @@ def setup(tmp_path_factory):
     (tmp / "zoo_test_killer.py").write_text(KILLER)
     overrides = tiny_seg(tmp, "train.epochs=3", "imports=[zoo_test_killer]", "loss.type=killing_ce",
                          "handlers.tensorboard.enabled=false", "handlers.mask_snapshots.epochs=[]",
-                         "train.deterministic=true", "train.threads=1")
+                         "train.deterministic=true", "train.threads=1",
+                         "train.accum_steps=5")  # groups of 5 batches do not divide the 6 of an epoch
     env = {"PYTHONPATH": str(tmp)}
     run_tool("run", DEMO, *overrides, f"out.dir={tmp / 'straight'}", env=env)
     return tmp, overrides, env
