@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -136,6 +139,32 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     for key in ("val/mIoU", "val/pixel_acc", "val/IoU/Urban", "val/IoU/Agriculture"):
         assert float(two[key]) == pytest.approx(float(one[key]), abs=1e-6), key
     assert float(two["train/loss"]) == pytest.approx(float(one["train/loss"]), rel=1e-4)
+
+
+@pytest.mark.slow
+def test_torchrun_runs_the_recipe_as_the_spawned_ranks_do(tmp_path):
+    """``torchrun --nproc_per_node 2 tools/run.py`` (each process one rank, rank 0 choosing
+    the run directory for all) trains exactly as ``train.nproc_per_node=2`` does."""
+    from tests.helpers import REPO
+
+    overrides = tiny_seg(tmp_path, "train.epochs=2", "handlers.tensorboard.enabled=false", "train.amp=false",
+                         "model.backbone.type=vgg16", "train.threads=1")
+    spawned = run_experiment(load_recipe(DEMO, [*overrides, "train.nproc_per_node=2", f"out.dir={tmp_path / 'spawned'}"]))
+    root = tmp_path / "launched"
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         str(REPO / "tools" / "run.py"), str(DEMO), *overrides, f"out.root={root}"],
+        capture_output=True, text=True, timeout=300, cwd=str(REPO), env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = [p for p in root.rglob("history.csv")]
+    assert len(runs) == 1, runs  # one run directory for both ranks
+    assert proc.stdout.count("run directory:") == 1, proc.stdout  # printed by rank 0 only
+    launched, ref = _rows(runs[0].parent), _rows(spawned)
+    assert [r["epoch"] for r in launched] == ["1", "2"]
+    for got, want in zip(launched, ref):
+        assert float(got["val/mIoU"]) == pytest.approx(float(want["val/mIoU"]), abs=1e-6)
+        assert float(got["train/loss"]) == pytest.approx(float(want["train/loss"]), rel=1e-5)
+    assert (runs[0].parent / "checkpoints" / "last_checkpoint_2.pt").is_file()
 
 
 def test_checkpoints_left_by_a_crash_are_pruned_to_keep_last(tmp_path):

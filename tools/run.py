@@ -10,6 +10,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -68,7 +69,8 @@ def main(argv: Sequence[str]) -> int:
     from engines.experiment import run_experiment
 
     run_dir = run_experiment(recipe, search_dir=Path(args.recipe).resolve().parent)
-    print(f"run directory: {run_dir}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, every rank returns here
+        print(f"run directory: {run_dir}")
     return 0
 
 
