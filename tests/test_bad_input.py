@@ -104,7 +104,7 @@ def test_wrong_type_names_key_value_and_expected_type(cli):
         expect=["train.epochs: expected an integer, got str 'three'"])
 
 
-@pytest.mark.parametrize("override", ["train.epochs=0", "train.accum_steps=0", "train.threads=-1",
+@pytest.mark.parametrize("override", ["train.epochs=0", "train.accum_steps=0", "train.threads=-1", "data.loader.batch_size=0",
                                       "handlers.checkpoint.keep_last=0"])
 def test_counts_below_their_minimum(cli, override):
     key, value = override.split("=")
