@@ -56,20 +56,24 @@ def assert_loads_finite(path: Path) -> None:
 # NaN loss
 # --------------------------------------------------------------------------------------
 NAN_PLUGIN = '''
-"""Test plugin: cross-entropy that turns NaN after ``good_steps`` training steps."""
+"""Test plugin: cross-entropy that turns NaN after ``good_steps`` training steps, on every
+process or on rank ``only_rank`` alone."""
+import ignite.distributed as idist
+
 from registry import LOSSES
 from zoo.losses import CrossEntropyLoss
 
 
 @LOSSES.register("{name}")
-def nan_later(good_steps, **kwargs):
+def nan_later(good_steps, only_rank=None, **kwargs):
     inner = CrossEntropyLoss(**kwargs)
     calls = [0]
 
     def loss(logits, target):
         calls[0] += 1
         value = inner(logits, target)
-        return value * float("nan") if calls[0] > good_steps else value
+        here = only_rank is None or idist.get_rank() == only_rank
+        return value * float("nan") if here and calls[0] > good_steps else value
 
     return loss
 '''
@@ -94,41 +98,19 @@ def test_nan_loss_stops_the_run_naming_epoch_and_iteration_and_keeps_the_last_go
     assert len((run / "history.csv").read_text().strip().splitlines()) == 2  # header + epoch 1
 
 
-RANK1_NAN_PLUGIN = '''
-"""Test plugin: cross-entropy that turns NaN on rank 1 only, after ``good_steps`` steps."""
-import ignite.distributed as idist
-
-from registry import LOSSES
-from zoo.losses import CrossEntropyLoss
-
-
-@LOSSES.register("{name}")
-def nan_on_rank1(good_steps, **kwargs):
-    inner = CrossEntropyLoss(**kwargs)
-    calls = [0]
-
-    def loss(logits, target):
-        calls[0] += 1
-        value = inner(logits, target)
-        return value * float("nan") if idist.get_rank() == 1 and calls[0] > good_steps else value
-
-    return loss
-'''
-
-
 @pytest.mark.slow
-def test_nan_on_one_rank_stops_every_rank_before_the_epoch_ends(data_dir, tmp_path):
+def test_nan_on_one_rank_never_checkpoints_the_nan_weights(data_dir, tmp_path):
     """Rank 1's loss turns NaN on the last step of epoch 2 and its guard stops it. Rank 0's
     loss of that step is finite, but the gradient all-reduce has made its weights NaN; it
     must not checkpoint them. It cannot: the epoch's loss ``Average`` is all-reduced at the
     epoch's end, before any checkpoint handler, and rank 1 is gone (no validation in epoch 2
     to stop it earlier)."""
     module = f"nan_rank1_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{module}.py").write_text(textwrap.dedent(RANK1_NAN_PLUGIN.format(name=module)))
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(NAN_PLUGIN.format(name=module)))
     run = tmp_path / "run"
     r = recipe(data_dir, "train.epochs=3", "train.nproc_per_node=2", "train.amp=false", "model.backbone.type=vgg16",
                "eval.every=3",  # no validation (whose all-reduce would hold rank 0) before epoch 2's checkpoint
-               f"imports=[{module}]", f"loss.type={module}", f"loss.good_steps={2 * ITERS - 1}", f"out.dir={run}")
+               f"imports=[{module}]", f"loss.type={module}", f"loss.good_steps={2 * ITERS - 1}", "loss.only_rank=1", f"out.dir={run}")
     with pytest.raises(RunError) as e:
         run_experiment(r, search_dir=tmp_path)
     msg = str(e.value)
