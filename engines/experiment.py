@@ -10,6 +10,7 @@ import gc
 import logging
 import os
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -332,6 +333,16 @@ def _backend(recipe: Mapping[str, Any]) -> str:
     return "nccl" if torch.cuda.is_available() and recipe["train"]["device"] != "cpu" else "gloo"
 
 
+def _master_port() -> int:
+    """``MASTER_PORT`` if set, else a free port: ignite's fixed default (2222) would make a
+    second multi-process run on the same machine fail with "address already in use"."""
+    if os.environ.get("MASTER_PORT"):
+        return int(os.environ["MASTER_PORT"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _user_error_from_child(e: BaseException) -> BaseException:
     """A user error raised in a spawned rank comes back as its text with the child's
     traceback; rebuild it as the one-line error it was (anything else stays as it is)."""
@@ -365,7 +376,7 @@ def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
     args = (recipe, str(run_dir), str(resume) if resume else None, str(search_dir) if search_dir else None)
     try:
         if nproc > 1:
-            with idist.Parallel(backend=_backend(recipe), nproc_per_node=nproc) as parallel:
+            with idist.Parallel(backend=_backend(recipe), nproc_per_node=nproc, master_port=_master_port()) as parallel:
                 try:
                     parallel.run(_training_process, *args)
                 except torch.multiprocessing.ProcessRaisedException as e:

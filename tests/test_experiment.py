@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -128,6 +129,12 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     statistics would otherwise follow each rank's own half of the data, and every process
     computes with one thread (the thread count changes float summation order)."""
     results = {}
+    busy = socket.socket()  # ignite's default port, taken (as by another run): a free one is picked
+    try:
+        busy.bind(("127.0.0.1", 2222))
+        busy.listen()
+    except OSError:
+        pass  # already taken
     for nproc in (1, 2):
         recipe = load_recipe(DEMO, tiny_seg(tmp_path, "train.epochs=1", "optim.lr=0.0", "sched=null",
                                             f"train.nproc_per_node={nproc}", f"out.dir={tmp_path / f'run{nproc}'}",
@@ -135,6 +142,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
                                             "model.backbone.type=vgg16", "train.threads=1"))
         run_dir = run_experiment(recipe)
         results[nproc] = _rows(run_dir)[-1]
+    busy.close()
     one, two = results[1], results[2]
     for key in ("val/mIoU", "val/pixel_acc", "val/IoU/Urban", "val/IoU/Agriculture"):
         assert float(two[key]) == pytest.approx(float(one[key]), abs=1e-6), key
