@@ -129,20 +129,19 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     statistics would otherwise follow each rank's own half of the data, and every process
     computes with one thread (the thread count changes float summation order)."""
     results = {}
-    busy = socket.socket()  # ignite's default port, taken (as by another run): a free one is picked
-    try:
-        busy.bind(("127.0.0.1", 2222))
-        busy.listen()
-    except OSError:
-        pass  # already taken
-    for nproc in (1, 2):
-        recipe = load_recipe(DEMO, tiny_seg(tmp_path, "train.epochs=1", "optim.lr=0.0", "sched=null",
-                                            f"train.nproc_per_node={nproc}", f"out.dir={tmp_path / f'run{nproc}'}",
-                                            "handlers.tensorboard.enabled=false", "train.amp=false",
-                                            "model.backbone.type=vgg16", "train.threads=1"))
-        run_dir = run_experiment(recipe)
-        results[nproc] = _rows(run_dir)[-1]
-    busy.close()
+    with socket.socket() as busy:  # ignite's default port, taken (as by another run): a free one is picked
+        try:
+            busy.bind(("127.0.0.1", 2222))
+            busy.listen()
+        except OSError:
+            pass  # already taken
+        for nproc in (1, 2):
+            recipe = load_recipe(DEMO, tiny_seg(tmp_path, "train.epochs=1", "optim.lr=0.0", "sched=null",
+                                                f"train.nproc_per_node={nproc}", f"out.dir={tmp_path / f'run{nproc}'}",
+                                                "handlers.tensorboard.enabled=false", "train.amp=false",
+                                                "model.backbone.type=vgg16", "train.threads=1"))
+            run_dir = run_experiment(recipe)
+            results[nproc] = _rows(run_dir)[-1]
     one, two = results[1], results[2]
     for key in ("val/mIoU", "val/pixel_acc", "val/IoU/Urban", "val/IoU/Agriculture"):
         assert float(two[key]) == pytest.approx(float(one[key]), abs=1e-6), key
@@ -202,10 +201,11 @@ def test_resume_loads_an_unwrapped_checkpoint_into_a_ddp_model(tmp_path, monkeyp
     from ignite.engine import Engine
     from ignite.handlers import Checkpoint, DiskSaver
 
-    from engines.experiment import resume_from
+    from engines.experiment import _master_port, resume_from
 
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
-    monkeypatch.setenv("MASTER_PORT", "29531")
+    monkeypatch.delenv("MASTER_PORT", raising=False)
+    monkeypatch.setenv("MASTER_PORT", str(_master_port()))  # a free one
     monkeypatch.setenv("LOCAL_RANK", "0")  # ignite would guess it from host names, with a warning
     dist.init_process_group("gloo", rank=0, world_size=1)
     try:
