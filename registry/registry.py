@@ -11,7 +11,7 @@ import difflib
 import functools
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 
-from registry.errors import RecipeError
+from registry.errors import RecipeError, UserError
 
 T = TypeVar("T")
 
@@ -143,7 +143,12 @@ class Registry:
             kwargs[key] = _build_nested(key, value, f"{path}.{key}")
         kwargs.update(extra)
         _check_arguments(builder, kwargs, f"{path}: {self.name} {cfg['type']!r}")
-        return builder(**kwargs)
+        try:
+            return builder(**kwargs)
+        except UserError:
+            raise
+        except ValueError as e:  # a component refusing a value (torch: "dropout probability has to be...")
+            raise RecipeError(f"{path}: {self.name} {cfg['type']!r} refused its arguments: {e}") from e
 
 
 def _check_arguments(builder: Callable[..., Any], kwargs: dict[str, Any], where: str) -> None:
