@@ -74,14 +74,14 @@ SCHEMA: dict[str, Any] = {
                    doc="'auto': bf16 where it is fast (CPU with bf16 units, CUDA); never fp16 on CPU"),
         "channels_last": Key((bool,), True),
         "compile": Key((bool,), False),
-        "threads": Key((int, _OPT), None, doc="torch intra-op threads; default: all cores", minimum=1),
+        "threads": Key((int, _OPT), None, doc="torch intra-op threads; null: all cores", minimum=1),
         "accum_steps": Key((int,), 1, minimum=1,
                            doc="optimizer step every N batches, on their mean gradient; groups restart each epoch"),
         "clip_grad_norm": Key((*_NUM, _OPT), None),
         "nproc_per_node": Key((int,), 1, minimum=1),
         "deterministic": Key((bool,), False),
         "log_every": Key((int,), 10, minimum=1),
-        "max_iters_per_epoch": Key((int, _OPT), None, doc="cap for quick trials", minimum=1),
+        "max_iters_per_epoch": Key((int, _OPT), None, doc="cap for quick trials; null: the whole loader", minimum=1),
     },
     "eval": {
         "every": Key((int,), 1, doc="validate every N epochs (and always after the last)", minimum=1),
@@ -98,7 +98,8 @@ SCHEMA: dict[str, Any] = {
             "ids": Key((list,), ["0010", "0097", "0107"]),
             "epochs": Key((list,), [1, "mid", "last"]),
         },
-        "early_stopping": {"patience": Key((int, _OPT), None, minimum=1)},
+        "early_stopping": {"patience": Key((int, _OPT), None, minimum=1,
+                                            doc="validations without improvement before stopping; null: never")},
         "tensorboard": {"enabled": Key((bool,), True), "images": Key((bool,), True)},
         "nan_guard": Key((bool,), True),
         "progress": Key((bool,), True),
@@ -275,7 +276,9 @@ def _check_value(path: str, key: Key, value: Any) -> None:
     if key.choices is not None and value not in key.choices and value is not None:
         raise RecipeError(f"{path}: expected one of {', '.join(map(repr, key.choices))}, got {value!r}")
     if key.minimum is not None and isinstance(value, int) and value < key.minimum:
-        raise RecipeError(f"{path}: expected an integer >= {key.minimum}, got {value}")
+        alternative = " or null" if _OPT in key.types else ""
+        hint = f" ({key.doc})" if key.doc else ""
+        raise RecipeError(f"{path}: expected an integer >= {key.minimum}{alternative}, got {value}{hint}")
     if key.doc == COMPONENT and isinstance(value, dict):
         if "type" not in value:
             raise RecipeError(f"{path}: expected a mapping with a 'type' key, got keys {sorted(value)}")

@@ -105,10 +105,19 @@ def test_wrong_type_names_key_value_and_expected_type(cli):
 
 
 @pytest.mark.parametrize("override", ["train.epochs=0", "train.accum_steps=0", "train.threads=-1", "data.loader.batch_size=0",
+                                      "train.max_iters_per_epoch=0",
                                       "handlers.checkpoint.keep_last=0"])
 def test_counts_below_their_minimum(cli, override):
     key, value = override.split("=")
-    cli("run", DEMO, override, "--print-recipe", expect=[f"{key}: expected an integer >=", f"got {value}"])
+    message = cli("run", DEMO, override, "--print-recipe", expect=[f"{key}: expected an integer >=", f"got {value}"])
+    if key in ("train.threads", "train.max_iters_per_epoch"):  # null is their other setting
+        assert "or null" in message and "null:" in message, message
+
+
+def test_a_value_the_component_refuses_names_the_key(cli, demo_dir):
+    cli("run", DEMO, *tiny_seg(demo_dir, *TINY_DEMO, f"out.root={demo_dir / 'runs_dropout'}"), "model.head.dropout=5",
+        expect=["model.head: head 'fcn32s' refused its arguments", "dropout probability", "got 5"])
+    no_run_left(demo_dir / "runs_dropout")
 
 
 def test_unknown_head_suggests_the_registered_name(cli, demo_dir):
