@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -134,7 +135,7 @@ def build_training(recipe: dict, device: torch.device | None = None) -> Training
     if idist.get_world_size() > 1:
         optimizer = idist.auto_optim(optimizer)
     iters = len(train_loader)
-    if tr["max_iters_per_epoch"]:
+    if tr["max_iters_per_epoch"] is not None:
         iters = min(iters, tr["max_iters_per_epoch"])
     scheduler = None
     if recipe["sched"]:
@@ -260,16 +261,28 @@ def resume_from(t: Training, ckpt_path: Path) -> None:
     log.info("resumed from %s at epoch %d (iteration %d)", ckpt_path, t.trainer.state.epoch, t.trainer.state.iteration)
 
 
-def _training_process(local_rank: int, *args: Any) -> None:
-    """One rank's run (every argument goes on to ``_train``)."""
-    _train(local_rank, *args)
-    if idist.get_world_size() > 1:
-        # The DDP model's reducer holds the process group, and the engines' handlers keep
-        # the model in reference cycles. Collected only at interpreter exit, the group would
-        # outlive ``destroy_process_group``, and its gloo worker thread, dropping a finished
-        # collective's tensors during interpreter teardown, aborts the process (SIGABRT,
-        # "terminate called without an active exception"). Collect them while Python is whole.
+def _training_process(local_rank: int, *args: Any, spawned: bool = False) -> None:
+    """One rank's run (``_train`` takes the arguments).
+
+    With several processes the process group must be gone before the interpreter exits.
+    The DDP model's reducer holds it and the engines' handlers keep the model in reference
+    cycles (a failed run's traceback keeps it too): left to the collection at exit, the group
+    outlives ``destroy_process_group``, and its gloo worker thread, dropping a finished
+    collective's tensors during interpreter teardown, aborts the process (SIGABRT,
+    "terminate called without an active exception").
+    """
+    if idist.get_world_size() == 1:
+        _train(local_rank, *args)
+        return
+    try:
+        _train(local_rank, *args)
+    except BaseException as e:
+        traceback.clear_frames(e.__traceback__)  # the traceback's text stays, its locals go
         gc.collect()
+        if spawned:  # ignite's worker finalizes only after a return
+            idist.finalize()
+        raise
+    gc.collect()
 
 
 def _train(local_rank: int, recipe: dict, run_dir: str | None, resume: str | None,
@@ -284,7 +297,7 @@ def _train(local_rank: int, recipe: dict, run_dir: str | None, resume: str | Non
         run_dir = idist.broadcast(run_dir or "", src=0, safe_mode=True)
         resume = idist.broadcast(resume or "", src=0, safe_mode=True) or None
         if chosen is not None:
-            chosen.append(run_dir)
+            chosen.append((run_dir, resume))
     tr = recipe["train"]
     set_threads(tr["threads"])
     set_deterministic(tr["deterministic"])
@@ -317,7 +330,7 @@ def _train(local_rank: int, recipe: dict, run_dir: str | None, resume: str | Non
                                                            event_name=progress_event())
             ProgressBar(persist=False, desc="validate").attach(t.evaluator, event_name=progress_event())
     patience = recipe["handlers"]["early_stopping"]["patience"]
-    if patience:
+    if patience is not None:
         t.evaluator.add_event_handler(Events.COMPLETED, EarlyStopping(patience, score_fn(metric), t.trainer))
     if resume:
         resume_from(t, Path(resume))
@@ -339,7 +352,7 @@ def _master_port() -> int:
     if os.environ.get("MASTER_PORT"):
         return int(os.environ["MASTER_PORT"])
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind(("", 0))  # the address the rendezvous store listens on
         return s.getsockname()[1]
 
 
@@ -366,10 +379,15 @@ def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
     nproc = recipe["train"]["nproc_per_node"]
     under_launcher = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if under_launcher:
-        chosen: list[str] = []
-        with idist.Parallel(backend=_backend(recipe)) as parallel:  # this process is one rank: runs in place
-            parallel.run(_training_process, recipe, None, None, str(search_dir) if search_dir else None, chosen)
-        return Path(chosen[0])
+        chosen: list[tuple[str, str | None]] = []  # (run dir, checkpoint resumed from), as rank 0 chose
+        try:
+            with idist.Parallel(backend=_backend(recipe)) as parallel:  # this process is one rank: runs in place
+                parallel.run(_training_process, recipe, None, None, str(search_dir) if search_dir else None, chosen)
+        except BaseException:
+            if chosen and os.environ.get("RANK") == "0":
+                _remove_if_empty(Path(chosen[0][0]), resumed=chosen[0][1] is not None)
+            raise
+        return Path(chosen[0][0])
     run_dir, resume = prepare_run_dir(recipe)
     if resume is None:  # a resumed run's recipe is written once its checkpoint has loaded
         dump_recipe(recipe, run_dir / "recipe.yaml")
@@ -378,7 +396,7 @@ def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
         if nproc > 1:
             with idist.Parallel(backend=_backend(recipe), nproc_per_node=nproc, master_port=_master_port()) as parallel:
                 try:
-                    parallel.run(_training_process, *args)
+                    parallel.run(_training_process, *args, spawned=True)
                 except torch.multiprocessing.ProcessRaisedException as e:
                     raise _user_error_from_child(e) from e
         else:
@@ -388,9 +406,13 @@ def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
             finally:
                 torch.set_num_threads(threads)  # train.threads is this run's, not the caller's
     except BaseException:
-        # A new run that failed before its first checkpoint left nothing worth keeping:
-        # remove it so resume=auto and tools never pick up an empty run.
-        if resume is None and not any((run_dir / "checkpoints").glob("*.pt")):
-            shutil.rmtree(run_dir, ignore_errors=True)
+        _remove_if_empty(run_dir, resumed=resume is not None)
         raise
     return run_dir
+
+
+def _remove_if_empty(run_dir: Path, resumed: bool) -> None:
+    """A new run that failed before its first checkpoint left nothing worth keeping: remove
+    it so resume=auto and tools never pick up an empty run."""
+    if not resumed and not any((run_dir / "checkpoints").glob("*.pt")):
+        shutil.rmtree(run_dir, ignore_errors=True)

@@ -173,6 +173,16 @@ def test_torchrun_runs_the_recipe_as_the_spawned_ranks_do(tmp_path):
         assert float(got["train/loss"]) == pytest.approx(float(want["train/loss"]), rel=1e-5)
     assert (runs[0].parent / "checkpoints" / "last_checkpoint_2.pt").is_file()
 
+    failed_root = tmp_path / "failed"  # a user error in every rank: one line each, no run left behind
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         str(REPO / "tools" / "run.py"), str(DEMO), *overrides, "model.head.dropout=5", f"out.root={failed_root}"],
+        capture_output=True, text=True, timeout=300, cwd=str(REPO), env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode != 0
+    assert proc.stderr.count("error: model.head: head 'fcn32s' refused its arguments") == 2, proc.stderr[-3000:]
+    assert "]: Traceback" not in proc.stderr, proc.stderr[-3000:]  # no rank's "[rankN]: Traceback ..."
+    assert not list(failed_root.rglob("recipe.yaml")), list(failed_root.rglob("*"))
+
 
 def test_checkpoints_left_by_a_crash_are_pruned_to_keep_last(tmp_path):
     """A crash can leave more files than keep_last (ignite prunes one per save): adopting
