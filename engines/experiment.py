@@ -139,7 +139,7 @@ def build_training(recipe: dict, device: torch.device | None = None) -> Training
         iters = min(iters, tr["max_iters_per_epoch"])
     scheduler = None
     if recipe["sched"]:
-        steps_per_epoch = -(-iters // max(1, tr["accum_steps"]))  # a short last group steps too
+        steps_per_epoch = -(-iters // tr["accum_steps"])  # a short last group steps too
         scheduler = SCHEDULERS.build(recipe["sched"], _path="sched", optimizer=optimizer,
                                      total_iters=steps_per_epoch * tr["epochs"], iters_per_epoch=steps_per_epoch)
     trainer = create_trainer(run_model, optimizer, loss_fn, step_cfg, scheduler)

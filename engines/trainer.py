@@ -57,11 +57,11 @@ def make_train_step(
             # Groups of ``accum`` batches restart each epoch, and a short last group steps on
             # its own mean: no gradients are left over at an epoch's end, where checkpoints are
             # written, so a resumed run continues exactly.
-            epoch_length = engine.state.epoch_length or 0
-            i = (engine.state.iteration - 1) % epoch_length if epoch_length else engine.state.iteration - 1
+            n = engine.state.epoch_length
+            i = (engine.state.iteration - 1) % n  # this batch's place in its epoch
             start = i - i % accum
-            size = min(accum, epoch_length - start) if epoch_length else accum
-            last = i - start == size - 1
+            size = min(accum, n - start)
+            last = i == start + size - 1
             loss_to_backward = loss / size
         else:
             loss_to_backward = loss
