@@ -222,3 +222,10 @@ def test_example_user_head(repo_root):
     model = build_model({"backbone": SMALL, "head": {"type": "my_head", "num_classes": 4}}).eval()
     with torch.no_grad():
         assert model(torch.randn(1, 3, 100, 75)).shape == (1, 4, 100, 75)
+
+
+@pytest.mark.parametrize("head", ["classifier", "fcn32s", "fcn16s", "fcn8s"])
+@pytest.mark.parametrize("num_classes", [0, "7"])
+def test_every_head_refuses_a_class_count_that_is_not_a_positive_integer(head, num_classes):
+    with pytest.raises(RecipeError, match=f"model.head.num_classes: expected a positive integer, got {num_classes!r}"):
+        small_model(head, num_classes=num_classes)

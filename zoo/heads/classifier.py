@@ -14,6 +14,7 @@ from torch import nn
 
 from registry.errors import RecipeError
 from registry.registry import HEADS
+from zoo.heads.common import check_num_classes
 
 log = logging.getLogger("zoo")
 
@@ -35,8 +36,7 @@ class Classifier(nn.Module):
         pool_size: int = 7,
     ) -> None:
         super().__init__()
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise RecipeError(f"model.head.num_classes: expected a positive integer, got {num_classes!r}")
+        check_num_classes(num_classes)
         channels = getattr(backbone, "channels", None)
         if not channels:
             raise RecipeError("model.head: the backbone does not declare its output channels (backbone.channels)")

@@ -34,6 +34,7 @@ from torch import nn
 
 from registry.errors import RecipeError
 from registry.registry import HEADS
+from zoo.heads.common import check_num_classes
 
 log = logging.getLogger("zoo")
 
@@ -90,8 +91,7 @@ class _FCN(nn.Module):
         learnable_upsample: bool = True,
     ) -> None:
         super().__init__()
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise RecipeError(f"model.head.num_classes: expected a positive integer, got {num_classes!r}")
+        check_num_classes(num_classes)
         channels = dict(getattr(backbone, "channels", None) or {})
         missing = [s for s in self.strides if s not in channels]
         if missing:
