@@ -15,11 +15,14 @@ from registry.recipe import (
     apply_overrides,
     deep_merge,
     dump_recipe,
+    dump_yaml,
     load_recipe,
     load_with_bases,
     load_yaml,
+    load_yaml_text,
     parse_override,
     validate,
+    write_yaml,
 )
 
 BASE = """
@@ -501,3 +504,70 @@ def test_replace_marker_in_an_override_is_harmless():
 
     out = apply_overrides({"optim": {"type": "sgd", "momentum": 0.9}}, ["optim={_replace_: true, type: adam, lr: 0.001}"])
     assert out["optim"] == {"type": "adam", "lr": 0.001}
+
+
+# -- the one YAML writer ---------------------------------------------------------------
+#: strings that YAML 1.1 (PyYAML), the YAML 1.1 spec or the YAML 1.2 core schema reads as
+#: something other than a string
+AMBIGUOUS = ["0097", "0010", "0107", "007", "08", "1e-3", "5E4", "1.5e3", ".5", "1.", "-2", "+3",
+             "0o17", "0x1F", "0b101", "1_000", "12:30", "yes", "No", "ON", "off", "y", "N", "true",
+             "False", "null", "Null", "~", "", ".inf", "-.Inf", ".nan", "2024-01-02"]
+
+
+@pytest.mark.parametrize("text", AMBIGUOUS)
+def test_writer_quotes_strings_any_reader_would_retype(text):
+    dumped = dump_yaml({"k": text, "ids": [text]})
+    values = [line.split(": ", 1)[1] if ": " in line else line.lstrip("- ")
+              for line in dumped.splitlines() if line not in ("ids:",)]
+    assert all(v[0] in "'\"" for v in values), dumped
+    assert load_yaml_text(dumped) == {"k": text, "ids": [text]}
+    assert yaml.safe_load(dumped) == {"k": text, "ids": [text]}  # a plain YAML 1.1 reader too
+
+
+@pytest.mark.parametrize("text", ["fcn8s", "1e3x", "mid", "data/demo_sat", "0010_mask.png", "yes please"])
+def test_writer_leaves_plain_strings_plain(text):
+    assert dump_yaml({"k": text}) == f"k: {text}\n"
+
+
+def test_writer_keeps_types_and_order():
+    obj = {"b": 1, "a": [0.001, 1e-5, True, None, 97, -1.5], "t": (1, 2), "s": {"z": "x", "y": 2}}
+    text = dump_yaml(obj)
+    assert text.splitlines()[0] == "b: 1" and "&" not in text
+    back = load_yaml_text(text)
+    assert back == {**obj, "t": [1, 2]} and list(back) == ["b", "a", "t", "s"]
+    assert type(back["a"][0]) is float and back["a"][2] is True and back["a"][3] is None
+
+
+def test_write_yaml_is_atomic_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / "r.yaml"
+    write_yaml({"a": "0097"}, path)
+    assert load_yaml_text(path.read_text()) == {"a": "0097"}
+
+    class Boom(Exception):
+        pass
+
+    def fail(*args):
+        raise Boom
+
+    monkeypatch.setattr("registry.recipe.yaml_io.os.replace", fail)
+    with pytest.raises(Boom):
+        write_yaml({"a": "new"}, path)
+    assert load_yaml_text(path.read_text()) == {"a": "0097"}  # the old file, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["r.yaml"]
+
+
+def test_dumped_recipe_keeps_mask_ids_strings(tmp_path):
+    r = load_recipe(write(tmp_path, "r.yaml", BASE + "handlers: {mask_snapshots: {ids: ['0097', '0010']}}\n"))
+    dump_recipe(r, tmp_path / "out.yaml")
+    text = (tmp_path / "out.yaml").read_text()
+    assert "- '0097'" in text and "- '0010'" in text
+    assert load_recipe(tmp_path / "out.yaml")["handlers"]["mask_snapshots"]["ids"] == ["0097", "0010"]
+
+
+def test_print_recipe_uses_the_writer():
+    from tests.helpers import DEMO, run_tool
+
+    out = run_tool("run", DEMO, "handlers.mask_snapshots.ids=['0097','0010']", "out.dir='1e-3'",
+                   "--print-recipe").stdout
+    assert "- '0097'" in out and "dir: '1e-3'" in out
+    assert load_yaml_text(out)["handlers"]["mask_snapshots"]["ids"] == ["0097", "0010"]
