@@ -571,3 +571,67 @@ def test_print_recipe_uses_the_writer():
                    "--print-recipe").stdout
     assert "- '0097'" in out and "dir: '1e-3'" in out
     assert load_yaml_text(out)["handlers"]["mask_snapshots"]["ids"] == ["0097", "0010"]
+
+
+# -- _delete_ and list indexes (mmengine / Hydra spellings) ----------------------------
+def test_delete_is_the_spelling_of_replace(tmp_path):
+    write(tmp_path, "base.yaml", BASE + "loss: {type: cross_entropy, weight: [1, 2], ignore_index: 255}\n")
+    child = write(tmp_path, "child.yaml", """
+        _base_: base.yaml
+        loss: {_delete_: true, type: focal, gamma: 2.0}
+        model:
+          head: {_delete_: false, dropout: 0.1}
+          backbone: {type: vgg16, extra: {_delete_: true, a: 1}}
+    """)
+    r = load_recipe(child)
+    assert r["loss"] == {"type": "focal", "gamma": 2.0}
+    assert r["model"]["head"] == {"type": "fcn32s", "num_classes": 7, "dropout": 0.1}  # false: merged
+    assert r["model"]["backbone"] == {"type": "vgg16", "pretrained": False, "extra": {"a": 1}}
+
+
+def test_no_marker_survives_at_any_depth():
+    merged = deep_merge({"a": {"x": 1}}, {"a": {"_delete_": True, "l": [{"_replace_": True, "b": {"_delete_": 1}}]}})
+    assert merged == {"a": {"l": [{"b": {}}]}}
+    out = apply_overrides({}, ["optim={_delete_: true, type: adam}"])
+    assert out["optim"] == {"type": "adam"}
+
+
+TRANSFORMS = {"data": {"train": {"transforms": [{"type": "HorizontalFlip", "p": 0.5},
+                                                {"type": "VerticalFlip", "p": 0.5}]}}}
+
+
+def test_list_index_overrides():
+    out = apply_overrides(TRANSFORMS, ["data.train.transforms.0.p=1.0", "data.train.transforms.-1.p=0.0"])
+    assert out["data"]["train"]["transforms"] == [{"type": "HorizontalFlip", "p": 1.0},
+                                                  {"type": "VerticalFlip", "p": 0.0}]
+    out = apply_overrides(TRANSFORMS, ["data.train.transforms.1={type: Transpose}"])
+    assert out["data"]["train"]["transforms"][1] == {"type": "Transpose"}
+    out = apply_overrides({"eval": {"miou_classes": [0, 1, 2]}}, ["eval.miou_classes.-1=5"])
+    assert out["eval"]["miou_classes"] == [0, 1, 5]
+    assert TRANSFORMS["data"]["train"]["transforms"][0]["p"] == 0.5  # input untouched
+
+
+@pytest.mark.parametrize(
+    "override, fragments",
+    [
+        ("data.train.transforms.2.p=1", ["data.train.transforms has 2 items", "index 2 is out of range",
+                                         "0..1 or -1 for the last"]),
+        ("data.train.transforms.-3.p=1", ["index -3 is out of range"]),
+        ("data.train.transforms.first.p=1", ["data.train.transforms is a list", "'first'"]),
+        ("data.train.0=1", ["data.train is a mapping, not a list", "0 is neither an index"]),
+        ("data.val.transforms.0.p=1", ["data.val.transforms is not set", "no items to index"]),
+        ("data.train.transforms.0.p.x=1", ["data.train.transforms.0.p is 0.5, not a section"]),
+    ],
+)
+def test_list_index_override_errors_name_the_override(override, fragments):
+    with pytest.raises(RecipeError) as info:
+        apply_overrides(TRANSFORMS, [override])
+    msg = str(info.value)
+    assert msg.startswith(f"override {override!r}: ") and "\n" not in msg
+    for f in fragments:
+        assert f in msg, msg
+
+
+def test_empty_list_index_error():
+    with pytest.raises(RecipeError, match="has 0 items; index 0 is out of range \\(none: the list is empty\\)"):
+        apply_overrides({"imports": []}, ["imports.0=x"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -30,29 +31,36 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+#: a mapping holding one of these set to true replaces the inherited mapping instead of
+#: merging into it; ``_delete_`` is mmengine's spelling of ``_replace_``
+REPLACE_MARKERS = ("_replace_", "_delete_")
+
+
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     """``over`` wins; mappings merge key by key, anything else is replaced whole.
 
-    A mapping with ``_replace_: true`` replaces instead of merging (to swap a component
-    whose kwargs differ, e.g. a loss of another type).
+    A mapping with ``_replace_: true`` (or ``_delete_: true``) replaces instead of merging
+    (to swap a component whose kwargs differ, e.g. a loss of another type).
     """
-    out = _strip_replace(base)
+    out = strip_markers(base)
     for k, v in over.items():
-        if isinstance(v, Mapping) and v.get("_replace_"):
-            out[k] = _strip_replace(v)
+        if k in REPLACE_MARKERS:  # false: merge as usual, and leave no marker behind
+            continue
+        if isinstance(v, Mapping) and any(v.get(m) for m in REPLACE_MARKERS):
+            out[k] = strip_markers(v)
         elif isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
             out[k] = deep_merge(out[k], v)
         else:
-            out[k] = _strip_replace(v)
+            out[k] = strip_markers(v)
     return out
 
 
-def _strip_replace(value: Any) -> Any:
-    """A deep copy without ``_replace_`` markers (at any depth), so none reaches a builder."""
+def strip_markers(value: Any) -> Any:
+    """A deep copy without replace markers (at any depth), so none reaches a builder."""
     if isinstance(value, Mapping):
-        return {k: _strip_replace(v) for k, v in value.items() if k != "_replace_"}
+        return {k: strip_markers(v) for k, v in value.items() if k not in REPLACE_MARKERS}
     if isinstance(value, list):
-        return [_strip_replace(v) for v in value]
+        return [strip_markers(v) for v in value]
     return copy.deepcopy(value)
 
 
@@ -92,19 +100,50 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return parts, value
 
 
+_INDEX = re.compile(r"-?[0-9]+")
+
+
 def apply_overrides(recipe: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """``recipe`` with each ``key.sub=value`` set; a copy, the input is left alone.
+
+    A missing section on the way is created. A number indexes a list, ``-1`` its last item:
+    ``data.train.transforms.0.p=1.0``.
+    """
     out = copy.deepcopy(recipe)
     for text in overrides:
         parts, value = parse_override(text)
-        node = out
-        for i, p in enumerate(parts[:-1]):
-            nxt = node.get(p)
-            if nxt is None:
+        node: Any = out
+        for i, p in enumerate(parts):
+            where = ".".join(parts[:i])
+            if isinstance(node, list):
+                p = _list_index(node, p, where, text)
+            elif _INDEX.fullmatch(p) and p not in node:
+                raise RecipeError(f"override {text!r}: {where} is a mapping, not a list; "
+                                  f"{p} is neither an index nor one of its keys")
+            if i == len(parts) - 1:
+                node[p] = strip_markers(value)  # an override replaces whole: the marker is moot
+                break
+            nxt = node[p] if isinstance(node, list) else node.get(p)
+            if nxt is None and not isinstance(node, list):
+                if _INDEX.fullmatch(parts[i + 1]):
+                    raise RecipeError(f"override {text!r}: {'.'.join(parts[: i + 1])} is not set in the "
+                                      "recipe, so it has no items to index")
                 nxt = node[p] = {}
-            if not isinstance(nxt, dict):
+            if not isinstance(nxt, (dict, list)):
                 raise RecipeError(
                     f"override {text!r}: {'.'.join(parts[: i + 1])} is {nxt!r}, not a section to set keys in"
                 )
             node = nxt
-        node[parts[-1]] = _strip_replace(value)  # an override replaces whole: the marker is moot
     return out
+
+
+def _list_index(items: list, part: str, where: str, text: str) -> int:
+    if not _INDEX.fullmatch(part):
+        raise RecipeError(f"override {text!r}: {where} is a list; expected an item number "
+                          f"(0..{len(items) - 1}, or -1 for the last) instead of {part!r}")
+    index = int(part)
+    if not -len(items) <= index < len(items):
+        span = f"0..{len(items) - 1} or -1 for the last" if items else "none: the list is empty"
+        raise RecipeError(f"override {text!r}: {where} has {len(items)} item{'s' * (len(items) != 1)}; "
+                          f"index {index} is out of range ({span})")
+    return index
