@@ -635,3 +635,49 @@ def test_list_index_override_errors_name_the_override(override, fragments):
 def test_empty_list_index_error():
     with pytest.raises(RecipeError, match="has 0 items; index 0 is out of range \\(none: the list is empty\\)"):
         apply_overrides({"imports": []}, ["imports.0=x"])
+
+
+# -- ~ in paths ------------------------------------------------------------------------
+def _path_keys(node=SCHEMA, prefix=""):
+    for k, v in node.items():
+        if isinstance(v, dict):
+            yield from _path_keys(v, f"{prefix}{k}__")
+        elif v.path:
+            yield prefix + k
+
+
+def test_every_path_key_expands_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    keys = list(_path_keys())
+    assert {"data__root", "out__root", "out__dir", "resume"} <= set(keys)
+    for dotted in keys:
+        r = validate(minimal(**{dotted: "~/x/y"}))
+        node = r
+        for part in dotted.split("__"):
+            node = node[part]
+        assert node == f"{tmp_path}/x/y", dotted
+    r = validate(minimal(model__backbone={"type": "vgg16", "weights": "~/vgg16.pth", "name": "~keep"}))
+    assert r["model"]["backbone"] == {"type": "vgg16", "weights": f"{tmp_path}/vgg16.pth", "name": "~keep"}
+
+
+def test_home_expansion_leaves_other_values_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    r = validate(minimal(resume="auto", data__root="data/~x", out__name="~run", handlers__mask_snapshots__ids=["~1"]))
+    assert r["resume"] == "auto" and r["data"]["root"] == "data/~x"
+    assert r["out"]["name"] == "~run" and r["handlers"]["mask_snapshots"]["ids"] == ["~1"]
+
+
+def test_overrides_and_files_get_home_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = write(tmp_path, "r.yaml", BASE + "out: {root: ~/runs}\n")
+    r = load_recipe(path, ["data.root=~/sat", "model.backbone.weights=~/w.pth"])
+    assert r["out"]["root"] == f"{tmp_path}/runs" and r["data"]["root"] == f"{tmp_path}/sat"
+    assert r["model"]["backbone"]["weights"] == f"{tmp_path}/w.pth"
+
+
+def test_paths_expand_for_tools(tmp_path, monkeypatch):
+    from registry.paths import expand
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert expand("~/preds") == tmp_path / "preds"
+    assert expand(Path("rel/~x")) == Path("rel/~x")

@@ -19,6 +19,10 @@ class Key:
     choices: tuple[Any, ...] | None = None
     doc: str = ""
     minimum: int | None = None  # for counts: 0 epochs or 0 threads is a typo, not a request
+    #: a file system path: ``~`` is expanded when the recipe is validated
+    path: bool = False
+    #: for a component: the names of its arguments that are paths (expanded like ``path``)
+    path_args: tuple[str, ...] = ()
 
 
 #: A ``{"type": name, **kwargs}`` mapping; its kwargs belong to the component, so they are
@@ -32,10 +36,11 @@ SCHEMA: dict[str, Any] = {
     "imports": Key((list,), [], doc="modules to import before building (user plugins)"),
     "seed": Key((int,), 0),
     "task": Key((str,), required=True, choices=("classification", "segmentation")),
-    "resume": Key((str, NULL), None, doc="'auto' (latest checkpoint in out.dir) or a checkpoint path"),
+    "resume": Key((str, NULL), None, path=True,
+                  doc="'auto' (latest checkpoint in out.dir) or a checkpoint path"),
     "data": {
         "type": Key((str,), required=True, doc="a registered dataset"),
-        "root": Key((str, NULL), None),
+        "root": Key((str, NULL), None, path=True),
         "args": Key((dict,), {}, doc="extra dataset keyword arguments"),
         "train": {"split": Key((str,), "train"), "transforms": Key((list,), [])},
         "val": {"split": Key((str,), "validation"), "transforms": Key((list,), [])},
@@ -52,7 +57,7 @@ SCHEMA: dict[str, Any] = {
         },
     },
     "model": {
-        "backbone": Key((dict,), required=True, doc=COMPONENT),
+        "backbone": Key((dict,), required=True, doc=COMPONENT, path_args=("weights",)),
         "head": Key((dict,), required=True, doc=COMPONENT),
         "input_size": Key((list, NULL), None, doc="[C, H, W] shown by tools/summary.py"),
     },
@@ -97,8 +102,8 @@ SCHEMA: dict[str, Any] = {
         "progress": Key((bool,), True),
     },
     "out": {
-        "root": Key((str,), "runs"),
+        "root": Key((str,), "runs", path=True),
         "name": Key((str, NULL), None, doc="default: the recipe file's name"),
-        "dir": Key((str, NULL), None, doc="an explicit run directory (resume uses it)"),
+        "dir": Key((str, NULL), None, path=True, doc="an explicit run directory (resume uses it)"),
     },
 }

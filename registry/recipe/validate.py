@@ -6,6 +6,7 @@ import difflib
 from typing import Any, Mapping
 
 from registry.errors import RecipeError
+from registry.paths import expand_user
 from registry.recipe.compose import deep_merge
 from registry.recipe.schema import COMPONENT, NULL, SCHEMA, Key
 
@@ -70,8 +71,17 @@ def _validate(node: Mapping[str, Any], schema: Mapping[str, Any], prefix: str) -
             # ``optim: {lr: 0.1}`` / ``optim.lr=0.1``: tune the default component
             value = deep_merge(spec.default, value)
         _check_value(path, spec, value)
-        out[k] = copy.deepcopy(value)
+        out[k] = _expand_paths(spec, copy.deepcopy(value))
     return out
+
+
+def _expand_paths(spec: Key, value: Any) -> Any:
+    """``~`` expanded in a path key, or in a component's path arguments, as a shell would."""
+    if spec.path and isinstance(value, str):
+        return expand_user(value)
+    if spec.path_args and isinstance(value, dict):
+        return {k: expand_user(v) if k in spec.path_args and isinstance(v, str) else v for k, v in value.items()}
+    return value
 
 
 def validate(recipe: Mapping[str, Any]) -> dict[str, Any]:
