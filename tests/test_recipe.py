@@ -21,6 +21,8 @@ from registry.recipe import (
     load_yaml,
     load_yaml_text,
     parse_override,
+    resolve_recipe_path,
+    shipped_recipes,
     validate,
     write_yaml,
 )
@@ -681,3 +683,56 @@ def test_paths_expand_for_tools(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert expand("~/preds") == tmp_path / "preds"
     assert expand(Path("rel/~x")) == Path("rel/~x")
+
+
+# -- recipes by name -------------------------------------------------------------------
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_recipes_are_found_through_the_recipes_package():
+    shipped = shipped_recipes()
+    assert shipped["seg_demo"] == REPO / "recipes" / "seg_demo.yaml"
+    assert {"cls_vgg16_digits", "seg_fcn8s_vgg16_sat"} <= set(shipped)
+    assert not any(name.startswith("_") for name in shipped)  # _base_ parts and __init__ are no recipes
+
+
+@pytest.mark.parametrize("name", ["seg_demo", "seg_demo.yaml"])
+def test_recipe_by_name(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing called seg_demo here
+    assert resolve_recipe_path(name) == REPO / "recipes" / "seg_demo.yaml"
+    r = load_recipe(name, ["train.epochs=1"])
+    assert r["out"]["name"] == "seg_demo" and r["train"]["epochs"] == 1
+    assert r["data"]["type"] == "synthetic_landcover"
+
+
+def test_an_existing_file_wins_over_a_shipped_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "seg_demo.yaml", BASE)
+    assert resolve_recipe_path("seg_demo.yaml") == Path("seg_demo.yaml")
+    assert load_recipe("seg_demo.yaml")["data"]["type"] == "toy_seg"
+
+
+def test_unknown_recipe_name_suggests_close_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RecipeError) as info:
+        resolve_recipe_path("seg_dem")
+    msg = str(info.value)
+    assert "recipe file not found: seg_dem" in msg and "did you mean 'seg_demo'" in msg and "\n" not in msg
+    with pytest.raises(RecipeError, match="shipped recipes: .*seg_demo"):
+        load_recipe("zzzz")
+
+
+def test_base_may_name_a_shipped_recipe(tmp_path):
+    child = write(tmp_path, "mine.yaml", "_base_: seg_demo\ntrain: {epochs: 2}\n")
+    r = load_recipe(child)
+    assert r["data"]["type"] == "synthetic_landcover" and r["train"]["epochs"] == 2
+    assert r["out"]["name"] == "mine"
+    # a shipped _base_ part by its path inside the package
+    part = write(tmp_path, "part.yaml", "_base_: _base_/seg_sat.yaml\n")
+    assert load_with_bases(part)["task"] == "segmentation"
+
+
+def test_relative_base_wins_over_a_shipped_one(tmp_path):
+    write(tmp_path, "seg_demo.yaml", BASE + "seed: 42\n")
+    child = write(tmp_path, "mine.yaml", "_base_: seg_demo.yaml\n")
+    assert load_recipe(child)["seed"] == 42

@@ -9,6 +9,8 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from registry.errors import RecipeError
+from registry.paths import expand_user
+from registry.recipe.shipped import find_shipped
 from registry.recipe.yaml_io import load_yaml_text
 
 
@@ -65,7 +67,7 @@ def strip_markers(value: Any) -> Any:
 
 
 def load_with_bases(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Load ``path`` and merge it over its ``_base_`` file(s), relative to its folder."""
+    """Load ``path`` and merge it over its ``_base_`` file(s): relative to its folder, or shipped by name."""
     path = Path(path).resolve()
     if path in _chain:
         cycle = " -> ".join(p.name for p in (*_chain, path))
@@ -78,9 +80,11 @@ def load_with_bases(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str
         raise RecipeError(f"{path}: _base_ must be a file name or a list of them, got {bases!r}")
     merged: dict[str, Any] = {}
     for b in bases:
-        bpath = path.parent / b
+        bpath = path.parent / expand_user(b)
+        if not bpath.is_file():  # relative to this file first, then a shipped recipe
+            bpath = find_shipped(b) or bpath
         if not bpath.is_file():
-            raise RecipeError(f"{path}: _base_ file not found: {bpath}")
+            raise RecipeError(f"{path}: _base_ file not found: {bpath} (nor a shipped recipe {b!r})")
         merged = deep_merge(merged, load_with_bases(bpath, (*_chain, path)))
     return deep_merge(merged, data)
 

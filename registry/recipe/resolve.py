@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from registry.recipe.compose import apply_overrides, load_with_bases
+from registry.recipe.shipped import resolve_recipe_path
 from registry.recipe.validate import validate
 from registry.recipe.yaml_io import write_yaml
 
@@ -12,12 +13,14 @@ from registry.recipe.yaml_io import write_yaml
 def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """The resolved recipe: bases merged, overrides applied, validated, defaults filled.
 
-    ``out.name`` defaults to the recipe file's stem, so runs land in ``runs/<recipe>/``.
+    ``path`` is a file, or the name of a shipped recipe (``seg_demo``). ``out.name``
+    defaults to the recipe file's stem, so runs land in ``runs/<recipe>/``.
     """
+    path = resolve_recipe_path(path)
     raw = apply_overrides(load_with_bases(path), overrides)
     recipe = validate(raw)
     if recipe["out"]["name"] is None:
-        recipe["out"]["name"] = Path(path).stem
+        recipe["out"]["name"] = path.stem
     return recipe
 
 
