@@ -77,7 +77,7 @@ def md_table(text: str, first_header: str) -> list[list[str]]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     """FCN32s and FCN16s, 2 epochs each, trained in this process on the same generated tiles."""
-    from engines.experiment import run_experiment
+    from engines.launch import run_experiment
     from registry.recipe import load_recipe
 
     tmp = tmp_path_factory.mktemp("e2e_seg")

@@ -37,7 +37,7 @@ def call(name: str, *argv, capsys) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def cls_run(tmp_path_factory) -> Path:
-    from engines.experiment import run_experiment
+    from engines.launch import run_experiment
     from registry.recipe import load_recipe
 
     tmp = tmp_path_factory.mktemp("e2e_cls")
