@@ -80,9 +80,9 @@ def _recipe_of(spec: str, overrides: Sequence[str]) -> tuple[dict[str, Any], Pat
 
     path = Path(spec)
     if path.is_dir():
-        from engines.reports.runs import open_run
+        from engines.reports.runs import run_recipe
 
-        recipe = open_run(path).recipe
+        recipe = run_recipe(path)
         try:
             return validate(apply_overrides(recipe, overrides)), None
         except RecipeError as e:

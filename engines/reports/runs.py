@@ -124,9 +124,8 @@ class Run:
         return None
 
 
-def open_run(path: str | os.PathLike) -> Run:
-    """Read a run directory; anything missing or unreadable is a RunError naming the file."""
-    from engines.handlers.history import read_history
+def run_recipe(path: str | os.PathLike) -> dict[str, Any]:
+    """A run directory's recipe.yaml validated through the schema (every key there, defaults filled)."""
     from registry.recipe import load_yaml, validate
 
     path = Path(path)
@@ -138,9 +137,17 @@ def open_run(path: str | os.PathLike) -> Run:
     if not recipe_path.is_file():
         raise RunError(f"{path}: no recipe.yaml; expected a run directory written by tools/run.py")
     try:
-        recipe = validate(load_yaml(recipe_path))
+        return validate(load_yaml(recipe_path))
     except RecipeError as e:
         raise RunError(f"{recipe_path}: {e}") from None
+
+
+def open_run(path: str | os.PathLike) -> Run:
+    """Read a run directory; anything missing or unreadable is a RunError naming the file."""
+    from engines.handlers.history import read_history
+
+    path = Path(path)
+    recipe = run_recipe(path)
     try:
         history = read_history(path / "history.csv")
     except (ValueError, KeyError) as e:
