@@ -54,7 +54,8 @@ def plot_comparison(runs: Sequence[Run], labels: Sequence[str], metric: str, pat
     ax.set_title(f"{short_metric(metric)} by epoch (star: best)")
     ax.grid(True, alpha=0.3)
     _integer_epochs(ax)
-    ax.legend(frameon=False)
+    if ax.get_legend_handles_labels()[0]:  # a run without a finite value draws no line
+        ax.legend(frameon=False)
     return save_figure(fig, path)
 
 
