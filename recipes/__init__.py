@@ -1,0 +1,1 @@
+"""The shipped recipes (YAML files), installed with the package as data."""
