@@ -86,10 +86,14 @@ def test_list_recipes_names_each_shipped_recipe_with_its_first_comment():
     assert rows["seg_demo"] == (REPO / "recipes" / "seg_demo.yaml").read_text().splitlines()[0].lstrip("# ")
 
 
-def test_user_errors_keep_their_one_line_form():
-    proc = checkout_cli("evaluate", "no_such_preds", "no_such_truth")
+def test_user_errors_keep_their_one_line_form_and_debug_its_traceback():
+    typo = ["run", str(REPO / "recipes" / "seg_demo.yaml"), "train.epoch=3", "--print-recipe"]  # fails before torch
+    proc = checkout_cli(*typo)
     assert proc.returncode == 2
-    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: train.epoch: ") and "Traceback" not in proc.stderr
+    for args in ([*typo, "--debug"], ["--debug", *typo]):
+        proc = checkout_cli(*args)
+        assert proc.returncode == 2 and "Traceback" in proc.stderr, args
 
 
 # ------------------------------------------------------------------ the wheel

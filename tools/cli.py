@@ -90,6 +90,8 @@ the script tools/<command>.py of a checkout (make-demo-data: tools/make_demo_dat
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--debug"] and len(argv) > 1:  # `ignite-zoo --debug run ...`: main_guard takes it anywhere
+        argv = [*argv[1:], "--debug"]
     commands = subcommands()
     if not argv or argv[0] in ("-h", "--help"):
         print(help_text(commands), end="")
