@@ -160,11 +160,7 @@ def test_installed_command_trains_the_demo_outside_any_checkout(installed, tmp_p
     listed = [ln.split()[0] for ln in run(str(script), "run", "--list-recipes").stdout.splitlines()]
     assert listed == SHIPPED
 
-    import registry.recipe
-
-    # a recipe by name once the name lookup exists, else the installed file itself
-    recipe = "seg_demo" if hasattr(registry.recipe, "resolve_recipe_path") else str(site / "recipes" / "seg_demo.yaml")
-    proc = run(str(script), "run", recipe, *TINY, timeout=180)
+    proc = run(str(script), "run", "seg_demo", *TINY, timeout=180)  # the installed recipe, by name
     run_dirs = list((work / "runs_here" / "seg_demo").iterdir())
     assert len(run_dirs) == 1 and f"run directory: {run_dirs[0].relative_to(work)}" in proc.stdout
     assert (run_dirs[0] / "history.csv").is_file() and (run_dirs[0] / "recipe.yaml").is_file()

@@ -11,7 +11,6 @@ import ast
 import configparser
 import difflib
 import importlib
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -58,16 +57,14 @@ def version() -> str:
         return cfg.get("metadata", "version", fallback="unknown")
 
 
-def shipped_recipes() -> dict[str, str]:
-    """Recipe name -> its first comment line, for the YAML files of the installed ``recipes``
-    package (``_base_/`` parts are not recipes of their own)."""
-    spec = importlib.util.find_spec("recipes")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
+def recipe_listing() -> dict[str, str]:
+    """Shipped recipe name -> the first line of its opening comment (its one-line description)."""
+    from registry.recipe import shipped_recipes
+
     out = {}
-    for path in sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.yaml")):
-        first = next((ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()), "")
-        out[path.stem] = first.lstrip("#").strip() if first.lstrip().startswith("#") else ""
+    for name, path in shipped_recipes().items():
+        first = next((ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()), "")
+        out[name] = first.lstrip("#").strip() if first.startswith("#") else ""
     return out
 
 
@@ -83,6 +80,7 @@ commands:
 
 `ignite-zoo COMMAND --help` shows a command's options and examples; each command is
 the script tools/<command>.py of a checkout (make-demo-data: tools/make_demo_data.py).
+  ignite-zoo run seg_demo           train a shipped recipe by name (or a recipe file)
   ignite-zoo run --list-recipes     the recipes shipped with the package
   --debug (anywhere)                the full traceback of an error
 """
@@ -106,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: unknown command {name!r}{hint} (ignite-zoo --help lists them)", file=sys.stderr)
         return EXIT_USER_ERROR
     if name == "run" and "--list-recipes" in rest:
-        recipes = shipped_recipes()
+        recipes = recipe_listing()
         width = max((len(r) for r in recipes), default=0) + 2
         for recipe, desc in recipes.items():
             print(f"{recipe:<{width}}{desc}".rstrip())
