@@ -1,5 +1,5 @@
 """Registries, recipes and plugin loading: the bottom layer, importing nothing of the project."""
-from registry.errors import CheckpointError, DataError, RecipeError, RunError, UserError
+from registry.errors import CheckpointError, DataError, RecipeError, RunError, UsageError, UserError
 from registry.plugins import import_modules, load_entry_point_plugins
 from registry.recipe import load_recipe, validate
 from registry.registry import (
@@ -17,5 +17,5 @@ from registry.registry import (
 __all__ = [
     "BACKBONES", "DATASETS", "HEADS", "LOSSES", "OPTIMIZERS", "SCHEDULERS", "TRANSFORMS",
     "REGISTRIES", "Registry", "UserError", "RecipeError", "DataError", "CheckpointError",
-    "RunError", "load_recipe", "validate", "import_modules", "load_entry_point_plugins",
+    "RunError", "UsageError", "load_recipe", "validate", "import_modules", "load_entry_point_plugins",
 ]

@@ -57,7 +57,7 @@ class Registry:
         if not isinstance(name, str) or not name:
             raise ValueError(f"{self.name} registry: a name must be a non-empty string, got {name!r}")
         if name in self._items and not force and self._items[name] is not obj:
-            # a user plugin can cause this, so it is a RecipeError (still a KeyError)
+            # a user plugin can cause this, so it is a user error
             raise RecipeError(
                 f"{self.name} registry: cannot register {_qualname(obj)} as {name!r}: the name is "
                 f"taken by {_qualname(self._items[name])}; pass force=True to replace it"

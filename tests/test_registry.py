@@ -97,7 +97,7 @@ def test_duplicate_name_is_an_error_and_force_replaces(make_registry):
     def second():
         return 2
 
-    with pytest.raises(KeyError) as info:  # a RecipeError, so the CLI shows it as one line
+    with pytest.raises(RecipeError) as info:  # a user error, so the CLI shows it as one line
         reg.register("dup")(second)
     assert isinstance(info.value, UserError)
     msg = str(info.value)
@@ -321,10 +321,19 @@ def test_non_mapping_and_non_string_type(heads):
         heads.get(None)
 
 
-def test_recipe_error_is_a_readable_key_error():
-    e = RecipeError("model.head: bad")
-    assert isinstance(e, KeyError) and isinstance(e, UserError)
-    assert str(e) == "model.head: bad"  # not KeyError's repr with quotes
+def test_recipe_and_usage_errors_are_plain_user_errors():
+    """Not KeyErrors: an ``except KeyError`` must not swallow them, and str() must not quote."""
+    from registry.errors import UsageError
+
+    for cls in (RecipeError, UsageError):
+        e = cls("model.head: bad 'x'")
+        assert isinstance(e, UserError) and not isinstance(e, KeyError)
+        assert str(e) == "model.head: bad 'x'"
+    with pytest.raises(RecipeError):
+        try:
+            raise RecipeError("inside a dict lookup guard")
+        except KeyError:  # pragma: no cover - must not catch it
+            pass
 
 
 def test_messages_and_list_spell_plurals(make_registry):

@@ -25,7 +25,7 @@ from typing import Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
-from registry.errors import RecipeError  # noqa: E402
+from registry.errors import UsageError  # noqa: E402
 
 
 def parse_classes(text: str) -> list[int]:
@@ -34,7 +34,7 @@ def parse_classes(text: str) -> list[int]:
     except ValueError:
         classes = []
     if not classes or any(not 0 <= c <= 6 for c in classes) or len(set(classes)) != len(classes):
-        raise RecipeError(f"--classes {text!r}: expected distinct class ids 0-6 separated by commas, e.g. 0,1,2,3,4,5")
+        raise UsageError(f"--classes {text!r}: expected distinct class ids 0-6 separated by commas, e.g. 0,1,2,3,4,5")
     return classes
 
 
@@ -68,7 +68,7 @@ def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     classes = parse_classes(args.classes)
     if args.batch_size < 1:
-        raise RecipeError(f"--batch-size {args.batch_size}: expected a positive integer")
+        raise UsageError(f"--batch-size {args.batch_size}: expected a positive integer")
     import json
     import math
     import warnings

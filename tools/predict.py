@@ -22,7 +22,7 @@ from typing import Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
-from registry.errors import RecipeError  # noqa: E402
+from registry.errors import UsageError  # noqa: E402
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -46,9 +46,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     if args.batch_size is not None and args.batch_size < 1:
-        raise RecipeError(f"--batch-size {args.batch_size}: expected a positive integer")
+        raise UsageError(f"--batch-size {args.batch_size}: expected a positive integer")
     if args.workers < 0:
-        raise RecipeError(f"--workers {args.workers}: expected 0 or more")
+        raise UsageError(f"--workers {args.workers}: expected 0 or more")
 
     from engines.inference import load_trained, predict_folder, scan_images
 

@@ -62,9 +62,9 @@ def main(argv: Sequence[str]) -> int:
 
     recipe = load_recipe(args.recipe, args.overrides)
     if args.print_recipe:
-        import yaml
+        from registry.recipe import dump_yaml
 
-        print(yaml.safe_dump(recipe, sort_keys=False), end="")
+        print(dump_yaml(recipe), end="")
         return 0
     from engines.experiment import run_experiment
 

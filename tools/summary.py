@@ -19,7 +19,7 @@ from typing import Any, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from registry.cli import main_guard  # noqa: E402  (light: no torch)
-from registry.errors import RecipeError, RunError  # noqa: E402
+from registry.errors import RecipeError, RunError, UsageError  # noqa: E402
 
 DEFAULT_INPUT = {"classification": (3, 32, 32), "segmentation": (3, 512, 512)}
 PRETRAINED_INPUT = (3, 224, 224)
@@ -116,7 +116,7 @@ def main(argv: Sequence[str]) -> int:
 
     size = parse_input(args.input) if args.input is not None else None
     if args.batch_size == 0 or args.batch_size < -1:
-        raise RecipeError(f"--batch-size {args.batch_size}: expected a positive integer or -1")
+        raise UsageError(f"--batch-size {args.batch_size}: expected a positive integer or -1")
 
     from zoo.summary import summarize
 
