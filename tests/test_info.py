@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +153,11 @@ def test_ignored_pixels_without_an_ignore_colour_are_written_as_unknown(tmp_path
     info.write_mask(tmp_path / "m.png", ids)
     back = info.read_mask(tmp_path / "m.png")
     assert np.array_equal(back[0, :2], [6, 6]) and np.array_equal(back[1:], ids[1:])
+
+
+def test_real_masks_read_as_the_course_codec_reads_them(shared_data: Path, land: DatasetInfo) -> None:
+    for folder, name in (("sat512", "0177_mask.png"), ("sat512", "0010_mask.png"), ("sat512_pred_fcn32s", "0010_mask.png")):
+        path = shared_data / folder / name
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", codec.ForeignColourWarning)  # 0177's red pixels, in both readers
+            np.testing.assert_array_equal(land.read_mask(path), codec.read_mask(path))

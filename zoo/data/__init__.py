@@ -1,7 +1,8 @@
 """The data layer: datasets, augmentation pipelines and the mask colour codec.
 
 Importing it registers the datasets (``dlcv_sat``, ``dlcv_cls``, ``image_folder``,
-``digits``, ``synthetic_landcover``) and the project's own transforms.
+``digits``, ``synthetic_landcover``, ``voc``) and the project's own transforms. Each
+dataset class owns its facts (``describe(data_cfg)`` / ``dataset.info``: a ``DatasetInfo``).
 """
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from zoo.data.io import check_same_size, read_image
 from zoo.data.sat import DlcvSat
 from zoo.data.cls import Digits, DlcvCls, ImageFolder
 from zoo.data.synthetic import SyntheticLandcover, generate_landcover
+from zoo.data.voc import VOC_CLASSES, Voc
+from zoo.data.synthetic_voc import make_voc_like
 
 def dataset_info(data_cfg: Mapping[str, Any]) -> DatasetInfo:
     """The facts (classes, colours, ignore/unknown ids, layout, ...) of a recipe's dataset.
@@ -76,5 +79,5 @@ __all__ = [
     "encode_mask", "read_mask", "write_mask", "read_image", "IMAGENET_MEAN", "IMAGENET_STD", "Pipeline",
     "build_transforms", "seed_worker", "build_dataset", "DlcvSat", "DlcvCls", "ImageFolder", "Digits",
     "SyntheticLandcover", "generate_landcover", "DatasetInfo", "FolderLayout", "dataset_info",
-    "unknown_fraction", "warn_if_mostly_unknown", "check_same_size",
+    "unknown_fraction", "warn_if_mostly_unknown", "check_same_size", "Voc", "VOC_CLASSES", "make_voc_like",
 ]

@@ -6,8 +6,9 @@ Those facts belong to the dataset class; ``DatasetInfo`` carries them, with the 
 to read, write and colour masks for that dataset, so no other module hard-codes them.
 
 Mask files come in three kinds and ``DatasetInfo.read_mask`` tells them apart by the PNG
-header: single-channel (values are class ids), palette (indices are class ids when the
-palette is the dataset's own or a grey ramp; otherwise the colours are decoded) and RGB
+header: single-channel (values are class ids), palette (indices are class ids for index-mask
+datasets like VOC, and otherwise when the palette is the dataset's own or a grey ramp; else
+the colours are decoded) and RGB
 (colours decoded through the dataset's rule: the course threshold rule for land cover,
 exact colours for VOC).
 """
@@ -81,6 +82,9 @@ class DatasetInfo:
     #: colour of ``ignore_index`` pixels in written masks and colour RGB masks (VOC: 224, 224, 192)
     ignore_colour: RGB | None = None
     rgb_decoder: Callable[[np.ndarray, Path], np.ndarray] | None = field(default=None, compare=False, repr=False)
+    #: palette PNG indices are class ids whatever the palette (VOC); False: only when the palette
+    #: is this dataset's own or a grey ramp, otherwise the colours decide (land cover)
+    index_masks: bool = False
 
     @property
     def num_classes(self) -> int:
@@ -180,11 +184,12 @@ class DatasetInfo:
         used = np.flatnonzero(np.bincount(idx.ravel(), minlength=256))
         pal = np.vstack([pal, np.zeros((max(0, 256 - len(pal)), 3), dtype=np.int64)])
         own = self._palette_array().astype(np.int64) if self.palette is not None else None
+        # our palette wherever ours defines a colour (ids past the classes are reported as values)
         is_own = own is not None and all(
-            u == self.ignore_index or (u < self.num_classes and (pal[u] == own[u]).all()) for u in used
+            u == self.ignore_index or u >= self.num_classes or (pal[u] == own[u]).all() for u in used
         )
         grey_ramp = all((pal[u] == u).all() for u in used)
-        if is_own or grey_ramp or self.palette is None:
+        if self.index_masks or is_own or grey_ramp or self.palette is None:
             return self._check_ids(idx.astype(np.int64), path)
         # a palette of other colours: decode the colours, as an RGB mask would be
         return self._from_colours(pal.astype(np.uint8)[idx], path)
