@@ -9,6 +9,7 @@ from typing import Any, Iterator, Mapping
 import ignite.distributed as idist
 import torch
 from ignite.engine import Engine
+from ignite.metrics import Loss
 
 from engines import optim as _optim  # noqa: F401  (registers optimizers and schedulers)
 from engines.checkpoint import EngineState, RecipeState
@@ -111,18 +112,20 @@ def num_classes_of(recipe: Mapping[str, Any], val_ds: Any) -> int:
     return getattr(val_ds, "num_classes", None) or recipe["model"]["head"].get("num_classes")
 
 
-def build_metrics(recipe: Mapping[str, Any], val_ds: Any, device: torch.device) -> dict:
-    """The evaluator's metrics; mIoU over ``eval.miou_classes`` or the dataset's default."""
+def build_metrics(recipe: Mapping[str, Any], val_ds: Any, loss_fn: Any, device: torch.device) -> dict:
+    """The evaluator's metrics: the task's own (mIoU over ``eval.miou_classes`` or the
+    dataset's default classes; accuracy) and the validation loss."""
     num_classes = num_classes_of(recipe, val_ds)
+    val_loss = {"loss": Loss(loss_fn, device=device)}
     if recipe["task"] != "segmentation":
-        return classification_metrics(num_classes, device=device)
+        return {**classification_metrics(num_classes, device=device), **val_loss}
     classes = recipe["eval"]["miou_classes"]
     if classes is None:
         classes = list(val_ds.info.eval_classes)
     bad = [c for c in classes if not isinstance(c, int) or not 0 <= c < num_classes]
     if bad:
         raise RecipeError(f"eval.miou_classes: {bad} are not class ids in 0..{num_classes - 1}")
-    return segmentation_metrics(num_classes, classes, device=device)
+    return {**segmentation_metrics(num_classes, classes, device=device), **val_loss}
 
 
 def build_training(recipe: dict, device: torch.device | None = None) -> Training:
@@ -137,7 +140,7 @@ def build_training(recipe: dict, device: torch.device | None = None) -> Training
     train_ds, val_ds, train_loader, val_loader = build_loaders(recipe, device)
     model = build_model_on(recipe, device, tr["channels_last"])
     loss_fn = LOSSES.build(recipe["loss"], _path="loss")
-    metrics = build_metrics(recipe, val_ds, device)
+    metrics = build_metrics(recipe, val_ds, loss_fn, device)
     run_model = preflight(recipe, maybe_compile(model, tr["compile"]), model, loss_fn, metrics,
                           (train_ds, train_loader), (val_ds, val_loader), step_cfg)
     if idist.get_world_size() > 1:

@@ -110,8 +110,8 @@ def classification_metrics(num_classes: int, device: torch.device | str = "cpu")
 #: The validation metrics each task computes, by the name a recipe's ``eval.metric`` uses.
 #: ``top5`` exists only with more than five classes.
 TASK_METRICS: dict[str, tuple[str, ...]] = {
-    "segmentation": ("mIoU", "pixel_acc"),
-    "classification": ("accuracy", "top5"),
+    "segmentation": ("mIoU", "pixel_acc", "loss"),
+    "classification": ("accuracy", "top5", "loss"),
 }
 _DEFAULT_METRIC = {"segmentation": "mIoU", "classification": "accuracy"}
 

@@ -86,7 +86,9 @@ class RunDir:
         """An existing run directory; ``RunError`` when ``path`` is not one."""
         run = cls(Path(path).expanduser())
         if not run.path.is_dir():
-            raise RunError(f"{run.path}: not a directory; expected a run directory (runs/<recipe>/<time>)")
+            what = "a file, not a directory" if run.path.exists() else "not found"
+            raise RunError(f"{run.path}: run directory {what}; expected a folder written by tools/run.py "
+                           "(runs/<recipe>/<time>, holding recipe.yaml)")
         if not (run.path / RECIPE_FILE).is_file():
             raise RunError(f"{run.path}: not a run directory (no {RECIPE_FILE}); expected runs/<recipe>/<time>")
         return run
@@ -99,7 +101,7 @@ class RunDir:
             try:
                 self._recipe = validate(load_yaml(path))
             except RecipeError as e:
-                raise RecipeError(f"{path}: {e}") from None
+                raise RunError(f"{path}: {e}") from None
         return self._recipe
 
     @property

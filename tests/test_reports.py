@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from engines import reports as R
-from engines.reports.runs import metric_spec
+from engines.metrics import MetricSpec, metric_spec
 from registry.errors import RecipeError, RunError
 
 SEG_CLASSES = ["Urban", "Agriculture", "Rangeland", "Forest", "Water", "Barren", "Unknown"]
@@ -63,17 +63,17 @@ def parse_markdown_table(text: str) -> list[list[str]]:
 
 def test_open_run_validates_the_recipe_and_picks_the_best(two_runs):
     a, b = two_runs
-    assert a.task == "segmentation" and a.metric == R.MetricSpec("mIoU", "max") and a.metric.key == "val/mIoU"
+    assert a.task == "segmentation" and a.metric == MetricSpec("mIoU", "max") and a.metric.key == "val/mIoU"
     assert a.final["epoch"] == 3 and a.best["epoch"] == 2 and a.best["val/mIoU"] == 0.45
     assert a.class_names == SEG_CLASSES and a.eval_classes == [0, 1, 2, 3, 4, 5]
     # the schema filled every key the file left out
-    assert a.recipe["train"]["device"] == "auto" and a.recipe["handlers"]["checkpoint"]["keep_last"] == 2
+    assert a.recipe["train"]["device"] == "auto" and a.recipe["handlers"]["checkpoint"]["keep_last"] == 1
 
 
 def test_metric_spec_from_the_recipe(tmp_path):
-    assert metric_spec({"task": "classification", "eval": {"metric": None}}) == R.MetricSpec("accuracy", "max")
+    assert metric_spec({"task": "classification", "eval": {"metric": None}}) == MetricSpec("accuracy", "max")
     run = R.open_run(make_run(tmp_path / "l", "fcn8s", [0.2, 0.6, 0.5], metric="loss"))
-    assert run.metric == R.MetricSpec("loss", "min")
+    assert run.metric == MetricSpec("loss", "min")
     # val/loss is 1 - m/2 + 0.1 e: 1.0, 0.9, 1.05 -> epoch 2 is the lowest
     assert run.best["epoch"] == 2
     assert parse_markdown_table(R.metrics_table(run).markdown())[1][0] == "val/loss"

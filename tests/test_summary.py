@@ -11,7 +11,7 @@ import torchvision
 from torch import nn
 
 from registry.cli import main_guard
-from registry.errors import RecipeError
+from registry.errors import RecipeError, UsageError
 from zoo.model import build_model
 from zoo.summary import summarize, summary_rows
 
@@ -164,7 +164,7 @@ def test_tool_timm_and_errors(tool, capsys):
     assert "Total params: 11,689,512" in capsys.readouterr().out
     with pytest.raises(RecipeError, match="torchvision:vgg16"):
         tool.main(["torchvision:vgg16x"])
-    with pytest.raises(RecipeError, match="--input"):
+    with pytest.raises(UsageError, match="--input"):
         tool.main(["timm:resnet18", "--input", "3,abc"])
     assert main_guard(tool.main, ["not-a-model"]) == 2
     assert "error: MODEL 'not-a-model'" in capsys.readouterr().err

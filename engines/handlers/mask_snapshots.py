@@ -144,11 +144,11 @@ class MaskSnapshots:
 
 def draw_mask_grid(rows: list[list[tuple[np.ndarray | None, str]]], info: Any, path: Path) -> Path:
     """Rows of (image, title) cells, with a legend of the dataset's class colours."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
+
+    from engines.reports.figures import pyplot, save_figure
+
+    plt = pyplot()
 
     cols = max(len(r) for r in rows)
     fig, axes = plt.subplots(len(rows), cols, figsize=(2.6 * cols, 2.6 * len(rows) + 0.6), squeeze=False)
@@ -164,7 +164,4 @@ def draw_mask_grid(rows: list[list[tuple[np.ndarray | None, str]]], info: Any, p
     handles = [Patch(facecolor=np.asarray(rgb) / 255.0, edgecolor="black", linewidth=0.5, label=name)
                for name, rgb in zip(info.classes, info.palette)]
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.6 / (2.6 * len(rows) + 0.6) + 0.02, 1, 1))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, rect=(0, 0.6 / (2.6 * len(rows) + 0.6) + 0.02, 1, 1))

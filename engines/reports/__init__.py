@@ -11,12 +11,12 @@ from engines.reports.comparison import write_comparison
 from engines.reports.document import Doc
 from engines.reports.figures import class_styles, plot_comparison, plot_confusion, plot_curves, plot_tsne, save_figure
 from engines.reports.homework import write_report
-from engines.reports.runs import MetricSpec, Run, comparable_metric, default_label, open_run, run_labels, short_metric
+from engines.reports.runs import Run, comparable_metric, default_label, open_run, run_labels, short_metric
 from engines.reports.tables import (Table, class_iou_table, comparison_table, fmt, metrics_table, recipe_table,
                                     summary_table)
 
 __all__ = [
-    "Doc", "MetricSpec", "Run", "Table", "architecture_text", "class_iou_table", "class_styles",
+    "Doc", "Run", "Table", "architecture_text", "class_iou_table", "class_styles",
     "comparable_metric", "comparison_table", "default_label", "fmt", "metrics_table", "open_run",
     "plot_comparison", "plot_confusion", "plot_curves", "plot_tsne", "recipe_table", "run_labels",
     "save_figure", "short_metric", "summary_model", "summary_table", "summary_text", "write_comparison",

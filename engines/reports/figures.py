@@ -20,10 +20,11 @@ def pyplot() -> Any:
     return plt
 
 
-def save_figure(fig: Any, path: str | os.PathLike) -> Path:
-    """Lay out, write the PNG and free the figure (pyplot keeps every open figure otherwise)."""
+def save_figure(fig: Any, path: str | os.PathLike, rect: tuple[float, float, float, float] | None = None) -> Path:
+    """Lay out (within ``rect``, leaving room for a figure legend), write the PNG and free the
+    figure (pyplot keeps every open figure otherwise)."""
     path = Path(path)
-    fig.tight_layout()
+    fig.tight_layout(rect=rect)
     fig.savefig(path, dpi=DPI)
     pyplot().close(fig)
     return path

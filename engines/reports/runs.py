@@ -1,44 +1,20 @@
-"""Reading a finished (or running) run directory back for reports.
+"""A finished (or running) run directory as the reports see it.
 
-``open_run`` is the one place this package reads a run directory. It reads today's files
-(``recipe.yaml``, ``history.csv``, ``metrics.json``) directly; it is written so that it can
-become a thin wrapper over ``engines.run_dir.RunDir.open`` and ``engines.metrics.metric_spec``
-without any caller changing. The recipe is validated through the schema again, so every
-recipe key exists and nothing here invents a default of its own.
+``open_run`` reads it through the run directory's owner (``engines.run_dir.RunDir``), which
+validates the stored recipe through the schema again: every recipe key exists and nothing
+here invents a default of its own. The run's metric is its ``engines.metrics.MetricSpec``.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from engines.metrics import MetricSpec, metric_spec
+from engines.run_dir import RunDir
 from registry.errors import RecipeError, RunError
-
-#: the metric a task picks its best checkpoint by when the recipe's eval.metric is null
-TASK_METRIC = {"segmentation": "mIoU", "classification": "accuracy"}
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """A validation metric and which way is better (``max`` for mIoU, ``min`` for a loss)."""
-
-    name: str
-    mode: str
-
-    @property
-    def key(self) -> str:
-        """The column in history.csv."""
-        return f"val/{self.name}"
-
-
-def metric_spec(recipe: Mapping[str, Any]) -> MetricSpec:
-    """The run's metric: ``eval.metric``, else the task's (mIoU / accuracy); losses are minimised."""
-    name = recipe["eval"]["metric"] or TASK_METRIC[recipe["task"]]
-    return MetricSpec(name, "min" if "loss" in name else "max")
-
 
 def finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
@@ -84,7 +60,7 @@ class Run:
     @property
     def best(self) -> dict[str, Any]:
         """The epoch row with the best value of the run's metric (what its best checkpoint holds)."""
-        return best_row(self.history, self.metric.key, self.metric.mode) or {}
+        return dict(self.metric.best(self.history) or {})
 
     @property
     def init(self) -> Any:
@@ -105,7 +81,9 @@ class Run:
         chosen = self.recipe["eval"]["miou_classes"]
         if chosen is not None:
             return list(chosen)
-        return [i for i, n in enumerate(self.class_names) if n != "Unknown"]
+        from zoo.data import dataset_info
+
+        return list(dataset_info(self.recipe["data"]).eval_classes)
 
     @property
     def mask_epochs(self) -> list[int]:
@@ -125,43 +103,20 @@ class Run:
 
 
 def run_recipe(path: str | os.PathLike) -> dict[str, Any]:
-    """A run directory's recipe.yaml validated through the schema (every key there, defaults filled)."""
-    from registry.recipe import load_yaml, validate
-
-    path = Path(path)
-    if not path.is_dir():
-        what = "a file" if path.exists() else "not found"
-        raise RunError(f"{path}: run directory is {what}; expected a folder written by tools/run.py "
-                       "(holding recipe.yaml, history.csv, checkpoints/)")
-    recipe_path = path / "recipe.yaml"
-    if not recipe_path.is_file():
-        raise RunError(f"{path}: no recipe.yaml; expected a run directory written by tools/run.py")
-    try:
-        return validate(load_yaml(recipe_path))
-    except RecipeError as e:
-        raise RunError(f"{recipe_path}: {e}") from None
+    """A run directory's recipe, validated through the schema (every key there, defaults filled)."""
+    return RunDir.open(path).recipe
 
 
 def open_run(path: str | os.PathLike) -> Run:
     """Read a run directory; anything missing or unreadable is a RunError naming the file."""
-    from engines.handlers.history import read_history
-
-    path = Path(path)
-    recipe = run_recipe(path)
+    run = RunDir.open(path)
     try:
-        history = read_history(path / "history.csv")
+        history = run.history()
     except (ValueError, KeyError) as e:
-        raise RunError(f"{path / 'history.csv'}: cannot parse ({e}); expected the CSV tools/run.py writes") from None
-    summary: dict[str, Any] = {}
-    mpath = path / "metrics.json"
-    if mpath.is_file():
-        try:
-            summary = json.loads(mpath.read_text())
-        except (json.JSONDecodeError, OSError) as e:
-            raise RunError(f"{mpath}: cannot read ({e}); expected the JSON tools/run.py writes") from None
+        raise RunError(f"{run.history_path}: cannot parse ({e}); expected the CSV tools/run.py writes") from None
     if not history:
-        raise RunError(f"{path}: history.csv holds no epochs yet (has the run finished an epoch?)")
-    return Run(path, recipe, history, summary)
+        raise RunError(f"{run.path}: history.csv holds no epochs yet (has the run finished an epoch?)")
+    return Run(run.path, run.recipe, history, run.summary())
 
 
 # --------------------------------------------------------------------------------------

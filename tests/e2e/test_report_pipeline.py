@@ -103,7 +103,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def cls_run(tmp_path_factory) -> Path:
     """A 1-epoch classifier on the bundled digits, a few iterations: problem 1 of the homework."""
-    from engines.experiment import run_experiment
+    from engines.launch import run_experiment
     from registry.recipe import load_recipe
 
     tmp = tmp_path_factory.mktemp("e2e_cls")
