@@ -2,9 +2,9 @@
 
 mIoU follows the course: a confusion matrix accumulated over all pixels of the whole set,
 IoU_c = TP / (TP + FP + FN) per class, and the mean over the classes in ``miou_classes``
-(default 0-5: Unknown is left out of the mean but its pixels still count, so a pixel whose
-truth is Unknown and whose prediction is c is a false positive for c). A per-image average
-is a different (and wrong) number. The loss's ``ignore_index`` never reaches this code.
+(default: the dataset's ``eval_classes``; a class left out of the mean still has its pixels
+counted, so a pixel whose truth is such a class and whose prediction is c is a false
+positive for c). A per-image average is a different (and wrong) number. The loss's ``ignore_index`` never reaches this code.
 """
 from __future__ import annotations
 
@@ -35,10 +35,6 @@ def miou_from_confusion(cm: torch.Tensor, classes: Sequence[int]) -> float:
 def pixel_accuracy_from_confusion(cm: torch.Tensor) -> float:
     total = cm.sum()
     return float(cm.diag().sum().double() / total) if total > 0 else float("nan")
-
-
-def default_miou_classes(num_classes: int, unknown: int | None = 6) -> list[int]:
-    return [c for c in range(num_classes) if c != unknown]
 
 
 def segmentation_metrics(num_classes: int, miou_classes: Sequence[int],

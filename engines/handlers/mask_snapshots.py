@@ -1,7 +1,7 @@
 """Predicted masks of chosen validation images at chosen epochs, and one grid figure.
 
-The report's "how the masks evolve" figure: for ids (default: the dataset's own, e.g.
-0010, 0097, 0107 of the land-cover set) and epochs (default first / middle / last) each
+The report's "how the masks evolve" figure: for ids (default: the dataset's own
+``snapshot_ids``) and epochs (default first / middle / last) each
 prediction is saved as a palette PNG ``masks/epoch_<E>/<id>_mask.png`` (the format the
 dataset's own evaluation reads), and at the end ``masks/grid.png`` shows rows = images,
 columns = image, epochs..., ground truth, with a colour legend and each prediction's mIoU.
@@ -63,7 +63,7 @@ class MaskSnapshots:
         if not_str:
             raise RecipeError(
                 f"handlers.mask_snapshots.ids: expected quoted file ids such as \"0010\", got {not_str} "
-                "(unquoted, YAML reads 0010 as the octal number 8)"
+                "(unquoted, YAML reads a leading-zero id such as 0010 as the octal number 8)"
             )
         self.wanted = None if ids is None else list(ids)
         self.epoch_spec = list(epochs)
@@ -160,7 +160,7 @@ def draw_mask_grid(rows: list[list[tuple[np.ndarray | None, str]]], info: Any, p
                 ax.imshow(img)
             ax.set_title(title, fontsize=9)
             ax.set_xticks([])
-            ax.set_yticks([])  # keep the frame: an all-white (Barren) mask still shows
+            ax.set_yticks([])  # keep the frame: an all-white mask still shows
     handles = [Patch(facecolor=np.asarray(rgb) / 255.0, edgecolor="black", linewidth=0.5, label=name)
                for name, rgb in zip(info.classes, info.palette)]
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=8, frameon=False)

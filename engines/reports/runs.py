@@ -77,7 +77,7 @@ class Run:
 
     @property
     def eval_classes(self) -> list[int]:
-        """Class ids averaged into mIoU: the recipe's ``eval.miou_classes``, else all but Unknown."""
+        """Class ids averaged into mIoU: the recipe's ``eval.miou_classes``, else the dataset's eval classes."""
         chosen = self.recipe["eval"]["miou_classes"]
         if chosen is not None:
             return list(chosen)

@@ -84,7 +84,7 @@ SCHEMA: dict[str, Any] = {
     },
     "eval": {
         "every": Key((int,), 1, doc="validate every N epochs (and always after the last)", minimum=1),
-        "miou_classes": Key((list, NULL), None, doc="class ids averaged into mIoU; default: all but Unknown"),
+        "miou_classes": Key((list, NULL), None, doc="class ids averaged into mIoU; null: the dataset's eval classes"),
         "metric": Key((str, NULL), None, doc="the metric that picks the best checkpoint"),
     },
     "handlers": {
