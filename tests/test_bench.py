@@ -1,4 +1,9 @@
-"""bench/run.py --quick --json prints every row, each with a numeric value (no timing asserts)."""
+"""bench/run.py --quick --json prints every row, each with a numeric value (no timing asserts).
+
+The whole quick bench takes minutes, so each group runs on its own (``--only GROUP``):
+``pytest tests/test_bench.py -k peer`` checks one group. The fast tests below check the
+row shapes and the helpers with tiny inputs.
+"""
 from __future__ import annotations
 
 import json
@@ -6,67 +11,82 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 #: One prefix per row; every prefix must name exactly one row. Row names go on with the
 #: sizes, thread count and, for the peer, whether torchfcn was installed or rebuilt.
 CONFIGS = ("fp32", "fp32 + channels_last", "bf16 autocast", "bf16 + channels_last")
-EXPECTED = [
-    "machine: load average",
-    "machine: CPU cores",
-    "machine: bf16 matmul speedup",
-    "machine: intra-op threads picked",
-    "trainer: plain PyTorch loop, CPU ms/iteration",
-    "trainer: ignite trainer + run handlers, CPU ms/iteration",
-    "trainer overhead: ignite / plain loop, wall time",
-    "trainer overhead: ignite / plain loop, CPU time",
-    "evaluator: plain inference loop",
-    "evaluator: ignite evaluator + mIoU + 3 mask snapshots",
-    "evaluator overhead:",
-    "compute: matmul peak fp32",
-    "compute: matmul peak bf16",
-    *[f"compute: {m} train step, {c}: GFLOP/s" for m in ("VGG16 classifier", "FCN8s") for c in CONFIGS],
-    *[f"compute: {m} train step, {c}: % of" for m in ("VGG16 classifier", "FCN8s") for c in CONFIGS],
-    "compute: FCN8s train step speedup, bf16 + channels_last over fp32",
-    "compute: FCN8s train step, best bf16 configuration",
-    "seg pipeline: cv2 + albumentations",
-    "seg pipeline: PIL + torchvision v2",
-    "seg pipeline speedup over PIL + torchvision v2",
-    "peer FCN32s inference: this project",
-    "peer FCN32s inference: torchfcn",
-    "peer FCN32s inference speedup over torchfcn's design",
-    "peer FCN32s train step: this project",
-    "peer FCN32s train step: torchfcn",
-    "peer FCN32s train step speedup over torchfcn's design",
-    "inference: FCN32s images/s",
-    "inference: FCN16s images/s",
-    "inference: FCN8s images/s",
-    "memory: peak RSS of FCN8s training",
-    "soak: RSS at epoch",
-    "soak: RSS growth from epoch",
-    "soak: largest RSS after epoch",
-    "soak: open file descriptors, epoch",
-    "soak: open file descriptors, before -> after",
+PEER = [
+    f"peer FCN32s {kind} {what}"
+    for kind in ("inference", "train step")
+    for what in ("images/s: this project", "images/s: torchfcn", "GFLOP/s: this project", "GFLOP/s: torchfcn",
+                 "% of the bf16 matmul peak: this project", "% of the bf16 matmul peak: torchfcn",
+                 "GFLOP/s ratio", "wall-time speedup", "FLOP ratio")
 ]
+EXPECTED = {
+    "machine": [
+        "machine: load average",
+        "machine: CPU cores",
+        "machine: bf16 matmul speedup",
+        "machine: intra-op threads picked",
+    ],
+    "trainer": [
+        "trainer: plain PyTorch loop, CPU ms/iteration",
+        "trainer: ignite trainer + run handlers, CPU ms/iteration",
+        "trainer overhead: ignite / plain loop, wall time",
+        "trainer overhead: ignite / plain loop, CPU time",
+    ],
+    "evaluator": [
+        "evaluator: plain inference loop",
+        "evaluator: ignite evaluator + mIoU + 3 mask snapshots",
+        "evaluator overhead:",
+    ],
+    "compute": [
+        "compute: matmul peak fp32",
+        "compute: matmul peak bf16",
+        *[f"compute: {m} train step, {c}: GFLOP/s" for m in ("VGG16 classifier", "FCN8s") for c in CONFIGS],
+        *[f"compute: {m} train step, {c}: % of" for m in ("VGG16 classifier", "FCN8s") for c in CONFIGS],
+        "compute: FCN8s train step speedup, bf16 + channels_last over fp32",
+        "compute: FCN8s train step, best bf16 configuration",
+    ],
+    "data": [
+        "seg pipeline: cv2 + albumentations",
+        "seg pipeline: PIL + torchvision v2",
+        "seg pipeline speedup over PIL + torchvision v2",
+    ],
+    "peer": ["peer: bf16 matmul peak", *PEER],
+    "inference": [
+        "inference: FCN32s images/s",
+        "inference: FCN16s images/s",
+        "inference: FCN8s images/s",
+        "memory: peak RSS of FCN8s training",
+    ],
+    "soak": [
+        "soak: RSS at epoch",
+        "soak: RSS growth from epoch",
+        "soak: largest RSS after epoch",
+        "soak: open file descriptors, epoch",
+        "soak: open file descriptors, before -> after",
+    ],
+}
 
 
-@pytest.fixture(scope="module")
-def quick_rows(repo_root):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", MPLBACKEND="Agg")
-    out = subprocess.run([sys.executable, str(repo_root / "bench" / "run.py"), "--quick", "--json"],
-                         cwd=str(repo_root), env=env, capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stderr[-4000:]
-    return json.loads(out.stdout)
+#: Rows a group may add any number of (one per matmul kernel the build has).
+OPTIONAL = {"compute": ["compute: matmul fp32 ", "compute: matmul bf16 "]}
 
 
-@pytest.mark.slow
-def test_quick_json_has_every_row_with_numbers(quick_rows):
-    names = [r["name"] for r in quick_rows]
-    for prefix in EXPECTED:
+def check_rows(rows: list[dict], prefixes: list[str], optional: list[str] = ()) -> None:
+    names = [r["name"] for r in rows]
+    for prefix in prefixes:
         hits = [n for n in names if n.startswith(prefix)]
         assert len(hits) == 1, f"{prefix!r}: {len(hits)} rows ({hits})"
-    for r in quick_rows:
+    unknown = [n for n in names if not any(n.startswith(p) for p in (*prefixes, *optional))]
+    assert not unknown, f"rows no expected prefix names: {unknown}"
+    for r in rows:
         assert set(r) == {"name", "value", "unit", "target", "met"}, r
         v = r["value"]
         assert isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v), r
@@ -75,8 +95,17 @@ def test_quick_json_has_every_row_with_numbers(quick_rows):
         assert r["met"] in (None, True, False), r
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("group", list(EXPECTED))
+def test_quick_json_has_every_row_with_numbers(repo_root, group):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", MPLBACKEND="Agg")
+    out = subprocess.run([sys.executable, str(repo_root / "bench" / "run.py"), "--quick", "--json", "--only", group],
+                         cwd=str(repo_root), env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-4000:]
+    check_rows(json.loads(out.stdout), EXPECTED[group], OPTIONAL.get(group, []))
+
+
 def test_targets_parse():
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
     from bench.common import check, row
 
     assert check(1.01, "<= 1.02") is True
@@ -87,3 +116,34 @@ def test_targets_parse():
     assert row("x", 2.0, "x", ">= 1.5") == {"name": "x", "value": 2.0, "unit": "x", "target": ">= 1.5", "met": True}
     with pytest.raises(ValueError):
         check(1.0, "about 1")
+
+
+def test_peak_source_names_the_case_and_the_fallbacks():
+    from bench.common import peak_source
+
+    both = {"fp32 torch.matmul": 30.0, "fp32 oneDNN": 40.0, "bf16 torch.matmul": 70.0, "bf16 oneDNN": 160.0}
+    assert peak_source("bf16", both) == "bf16 oneDNN measured"
+    assert peak_source("fp32", both) == "fp32 oneDNN measured"
+    no_dnn = {"fp32 torch.matmul": 30.0, "bf16 torch.matmul": 70.0}
+    assert "fallback: oneDNN unavailable for bf16" in peak_source("bf16", no_dnn)
+    emulated = {"fp32 oneDNN": 40.0, "bf16 torch.matmul": 5.0}
+    assert "no bf16 units" in peak_source("bf16", emulated)
+
+
+def test_matmul_cases_run_and_count_flops():
+    from bench.common import matmul_cases
+
+    cases = matmul_cases(8, times=1, tags=("bf16",))
+    assert "bf16 torch.matmul" in cases and not any(k.startswith("fp32") for k in cases)
+    for run, flops in cases.values():
+        run()
+        assert flops == 2 * 8 ** 3
+
+
+def test_shared_data_follows_the_env_var(monkeypatch, tmp_path):
+    from bench.common import ROOT, shared_data
+
+    monkeypatch.setenv("IGNITE_ZOO_SHARED_DATA", str(tmp_path))
+    assert shared_data() == tmp_path
+    monkeypatch.delenv("IGNITE_ZOO_SHARED_DATA")
+    assert shared_data() == ROOT.parent / "shared" / "data"
