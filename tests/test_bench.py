@@ -54,9 +54,13 @@ EXPECTED = {
         "compute: FCN8s train step, best bf16 configuration",
     ],
     "data": [
-        "seg pipeline: cv2 + albumentations",
+        "seg pipeline: cv2 + albumentations, RandomScaleCrop",
+        "seg pipeline: cv2 + albumentations, RandomScale + RandomCrop chain",
         "seg pipeline: PIL + torchvision v2",
         "seg pipeline speedup over PIL + torchvision v2",
+        "seg scale + crop alone: RandomScaleCrop, ms per sample",
+        "seg scale + crop alone: RandomScale + RandomCrop(pad_if_needed) chain",
+        "seg scale + crop alone: RandomScaleCrop time / chain time",
     ],
     "peer": ["peer: bf16 matmul peak", *PEER],
     "inference": [
@@ -147,3 +151,29 @@ def test_shared_data_follows_the_env_var(monkeypatch, tmp_path):
     assert shared_data() == tmp_path
     monkeypatch.delenv("IGNITE_ZOO_SHARED_DATA")
     assert shared_data() == ROOT.parent / "shared" / "data"
+
+
+def test_data_rows_at_tiny_size():
+    """Two images, one repeat: every side runs and the faster scale + crop step is named."""
+    from bench import data_pipeline
+
+    rows = data_pipeline.run(quick=True, n=2, repeats=1)
+    check_rows(rows, EXPECTED["data"])
+    last = rows[-1]
+    assert ("faster: albumentations' chain" in last["name"]) == (last["value"] > 1), last
+
+
+def test_both_scale_crops_make_the_same_crop_size_with_nearest_masks():
+    """Same work on every side: a 512x512 crop of image and mask from a 512x512 sample."""
+    import numpy as np
+
+    from bench import data_pipeline
+    from zoo.data.transforms import build_transforms
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)
+    mask = 5 * rng.integers(0, 2, (512, 512), dtype=np.uint8)  # ids 0 and 5 only
+    for spec in (data_pipeline.PROJECT_CROP, data_pipeline.CHAIN_CROP):
+        x, y = build_transforms(spec, "segmentation")(image, mask)
+        assert tuple(x.shape) == (3, 512, 512) and tuple(y.shape) == (512, 512)
+        assert set(np.unique(y.numpy())) <= {0, 5, data_pipeline.UNKNOWN}  # nearest: no blended ids
