@@ -70,6 +70,7 @@ EXPECTED = {
         "memory: peak RSS of FCN8s training",
     ],
     "soak": [
+        "soak: RSS slope over epochs",
         "soak: RSS at epoch",
         "soak: RSS growth from epoch",
         "soak: largest RSS after epoch",
@@ -177,3 +178,23 @@ def test_both_scale_crops_make_the_same_crop_size_with_nearest_masks():
         x, y = build_transforms(spec, "segmentation")(image, mask)
         assert tuple(x.shape) == (3, 512, 512) and tuple(y.shape) == (512, 512)
         assert set(np.unique(y.numpy())) <= {0, 5, data_pipeline.UNKNOWN}  # nearest: no blended ids
+
+
+def test_soak_rows_target_a_slope_in_full_mode_only():
+    from bench.soak import rows_from, rss_slope
+
+    def result(epochs: int, leak: float) -> dict:
+        samples = [(e, 500.0 + leak * e + (3.0 if e == epochs else 0.0), 40) for e in range(1, epochs + 1)]
+        return {"samples": samples, "fds_before": 40, "fds_after": 40, "checkpoints": []}
+
+    assert rss_slope({e: 2.0 * e + 1 for e in range(10, 20)}, 10) == pytest.approx(2.0)
+    flat = rows_from(result(200, 0.0), 200, quick=False)
+    check_rows(flat, EXPECTED["soak"])
+    assert flat[0]["target"] == "<= 0.1" and flat[0]["met"] is True  # a late 3 MiB step is not a leak
+    assert all(r["met"] is not False for r in flat)
+    leaking = rows_from(result(200, 0.5), 200, quick=False)
+    assert leaking[0]["met"] is False and leaking[0]["value"] == pytest.approx(0.5, abs=0.01)
+    quick = rows_from(result(20, 0.5), 20, quick=True)
+    check_rows(quick, EXPECTED["soak"])
+    assert all(r["target"] is None and r["met"] is None for r in quick)
+    assert "indicative" in quick[0]["name"]
