@@ -69,6 +69,7 @@ EXPECTED = {
         "inference: FCN8s images/s",
         "memory: peak RSS of FCN8s training",
     ],
+    "scale": [],  # filled per branch: see SCALE below
     "soak": [
         "soak: RSS slope over epochs",
         "soak: RSS at epoch",
@@ -78,6 +79,32 @@ EXPECTED = {
         "soak: open file descriptors, before -> after",
     ],
 }
+
+
+#: The scale group's rows once the tiled prediction and ONNX export modules exist; before,
+#: one "not available" row per figure, under the same prefixes as the target rows.
+SCALE_TILED = [
+    "scale: peak RSS of tiled prediction",
+    "scale: tiled prediction, no overlap, megapixels/s",
+    "scale: whole-image prediction, megapixels/s",
+    "scale: tiled / whole-image prediction, megapixels/s ratio",
+    "scale: tiled / whole-image megapixels/s with overlap",
+]
+SCALE_ONNX = [
+    "scale: ONNX Runtime fp32 images/s",
+    "scale: PyTorch fp32 images/s",
+    "scale: PyTorch as tools/predict.py runs it",
+    "scale: ONNX Runtime / PyTorch fp32 inference, images/s ratio",
+    "scale: ONNX Runtime / PyTorch bf16",
+]
+
+
+def scale_expected() -> list[str]:
+    from bench import scale
+
+    tiled = SCALE_TILED if not scale.missing(scale.SLIDE) else [scale.RSS_NAME, scale.TILED_NAME]
+    onnx = SCALE_ONNX if not scale.missing(scale.EXPORT, "onnxruntime", "onnxscript") else [scale.ONNX_NAME]
+    return tiled + onnx
 
 
 #: Rows a group may add any number of (one per matmul kernel the build has).
@@ -107,7 +134,8 @@ def test_quick_json_has_every_row_with_numbers(repo_root, group):
     out = subprocess.run([sys.executable, str(repo_root / "bench" / "run.py"), "--quick", "--json", "--only", group],
                          cwd=str(repo_root), env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-4000:]
-    check_rows(json.loads(out.stdout), EXPECTED[group], OPTIONAL.get(group, []))
+    expected = scale_expected() if group == "scale" else EXPECTED[group]
+    check_rows(json.loads(out.stdout), expected, OPTIONAL.get(group, []))
 
 
 def test_targets_parse():
@@ -198,3 +226,49 @@ def test_soak_rows_target_a_slope_in_full_mode_only():
     check_rows(quick, EXPECTED["soak"])
     assert all(r["target"] is None and r["met"] is None for r in quick)
     assert "indicative" in quick[0]["name"]
+
+
+def test_scale_rows_say_not_available_until_the_modules_exist(monkeypatch):
+    from bench import scale
+
+    assert scale.missing("json") is None
+    assert scale.missing("no_such_module_here") == "no_such_module_here"
+    assert scale.missing("json.no_such_submodule") == "json.no_such_submodule"  # parent is a module
+    monkeypatch.setattr(scale, "SLIDE", "no_such_module_here.sliding_window")
+    monkeypatch.setattr(scale, "EXPORT", "no_such_module_here.export")
+    rows = scale.run(quick=True, threads=1)
+    check_rows(rows, [scale.RSS_NAME, scale.TILED_NAME, scale.ONNX_NAME])
+    assert all("not available (no_such_module_here" in r["name"] and r["met"] is None for r in rows)
+
+
+def _scale_missing() -> str | None:
+    from bench import scale
+
+    return scale.missing(scale.SLIDE)
+
+
+scale_available = pytest.mark.skipif(_scale_missing() is not None,
+                                     reason="engines.inference.sliding_window is not on this branch yet")
+
+
+@scale_available
+def test_tiled_rows_at_tiny_size():
+    """A 1/8-width FCN8s, 64x64 image in 32-pixel tiles: the functions behind the rows run."""
+    from bench import scale
+
+    peak, source = scale.tiled_peak_rss(64, 1, width=0.125, hidden=32, tile=32, overlap=8)
+    assert peak > 10 and source in ("VmHWM", "ru_maxrss")
+    r = scale.tiled_vs_whole(64, 1, width=0.125, hidden=32, tile=32, overlap=8)
+    assert r["images"] == 4 and all(v > 0 for v in r["mps"].values()) and r["ratio"] > 0
+    with pytest.raises(ValueError):
+        scale.tiled_vs_whole(48, 1, width=0.125, hidden=32, tile=32)
+
+
+@scale_available
+def test_onnx_rows_at_tiny_size():
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from bench import scale
+
+    r = scale.onnx_vs_torch(64, 1, 1, 1, width=0.125, hidden=32)
+    assert r["max_abs_diff"] < 1e-3 and all(v > 0 for v in r["ips"].values())
