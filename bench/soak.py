@@ -151,7 +151,8 @@ if __name__ == "__main__":
             print(f"epoch {e:4d}  RSS {rss:8.1f} MiB  fds {fds}")
         print(f"fds before {r['fds_before']} after {r['fds_after']}; checkpoints {r['checkpoints']}")
         first = min(10, n // 4)
-        print(f"RSS slope over epochs {first}-{n}: {rss_slope({e: rss for e, rss, _ in r['samples']}, first):.4f} MiB/epoch")
+        slope = rss_slope({e: rss for e, rss, _ in r["samples"]}, first)
+        print(f"RSS slope over epochs {first}-{n}: {slope:.4f} MiB/epoch")
     elif "--json" in args:
         from engines.runtime import keep_freed_memory
 
