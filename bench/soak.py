@@ -1,4 +1,4 @@
-"""Soak: many epochs through the real ``engines.experiment.run_experiment``; memory and file handles stay flat.
+"""Soak: many epochs through the real ``engines.launch.run_experiment``; memory and file handles stay flat.
 
 The recipe is ``recipes/seg_demo.yaml`` shrunk to seconds per dozen epochs (VGG16 width
 0.125, fc6/fc7 32 wide, 8 generated 32x32 tiles, batch 4) with every handler a run has
@@ -61,11 +61,12 @@ def soak(epochs: int) -> dict[str, Any]:
     from ignite.engine import Events
 
     import engines.experiment as experiment
+    from engines.launch import run_experiment
 
     samples: list[tuple[int, float, int]] = []  # (epoch, RSS MiB, open fds)
-    original = experiment.attach_epoch_row
+    original = experiment.attach_epoch_summary
 
-    def attach_epoch_row(t: Any) -> None:
+    def attach_epoch_summary(t: Any) -> None:
         original(t)
         t.trainer.add_event_handler(Events.EPOCH_COMPLETED,
                                     lambda e: samples.append((e.state.epoch, rss_mib(), fd_count())))
@@ -77,12 +78,12 @@ def soak(epochs: int) -> dict[str, Any]:
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
         with tempfile.TemporaryDirectory() as tmp:  # warm-up run: imports, one-time caches
-            experiment.run_experiment(_recipe(Path(tmp), 2))
+            run_experiment(_recipe(Path(tmp), 2))
         with tempfile.TemporaryDirectory() as tmp:
             recipe = _recipe(Path(tmp), epochs)
             fds_before = fd_count()
-            with mock.patch.object(experiment, "attach_epoch_row", attach_epoch_row):
-                run_dir = experiment.run_experiment(recipe)
+            with mock.patch.object(experiment, "attach_epoch_summary", attach_epoch_summary):
+                run_dir = run_experiment(recipe)
             fds_after = fd_count()
             checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("*.pt"))
     finally:
