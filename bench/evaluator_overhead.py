@@ -110,7 +110,8 @@ def measure(n: int, size: int, batch: int, repeats: int) -> dict[str, Any]:
         trainer = Engine(lambda e, b: None)
         trainer.register_events(*RunEvents)
         recipe = {"task": "segmentation", "train": {"epochs": 1, "log_every": 10}, "eval": {"miou_classes": None}}
-        run = RunContext(recipe=recipe, trainer=trainer, evaluator=evaluator, model=model, optimizer=None,
+        run = RunContext(recipe=recipe, trainer=trainer, evaluator=evaluator, model=model,
+                         optimizer=torch.optim.SGD(model.parameters(), lr=0.0),
                          to_save={}, metric=MetricSpec("mIoU"), val_ds=ds, step_cfg=cfg, run_dir=RunDir(tmp),
                          dataset_info=ds.info)
         tb = TensorBoard()
