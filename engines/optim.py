@@ -99,9 +99,12 @@ def _with_signature(fn: Callable[..., Any], cls: type, drop: tuple[str, ...], ad
 
 
 def _torch_optimizer(name: str) -> Callable[..., Any] | None:
-    cls = getattr(torch.optim, name, None)
+    if name == "LBFGS":
+        raise RecipeError("torch's LBFGS cannot train here: its step needs a closure that re-evaluates the "
+                          "loss; use SGD, Adam, AdamW, ...")
     if name not in _torch_names(torch.optim, torch.optim.Optimizer):
         return None
+    cls = getattr(torch.optim, name)
 
     def build(params: Iterable, no_decay_bias_norm: bool = False, **kwargs: Any) -> torch.optim.Optimizer:
         return cls(_param_groups(params, no_decay_bias_norm), **kwargs)

@@ -168,6 +168,8 @@ def test_torch_optimizer_arguments_are_checked():
         OPTIMIZERS.build({"type": "AdamWW"}, _path="optim", params=_params())
     with pytest.raises(RecipeError, match="or any torch.optim optimizer by its name"):
         OPTIMIZERS.build({"type": "zzzzzz"}, params=_params())
+    with pytest.raises(RecipeError, match="optim.type: torch's LBFGS cannot train here"):
+        OPTIMIZERS.build({"type": "LBFGS"}, _path="optim", params=_params())
     with pytest.raises(RecipeError, match="refused its arguments: Invalid learning rate"):
         OPTIMIZERS.build({"type": "Adam", "lr": -1.0}, params=_params())
 
