@@ -44,7 +44,8 @@ def test_missing_base_names_the_file_and_the_shipped_lookup(tmp_path):
                    "mine.yaml: _base_ file not found", "nor a shipped recipe 'seg_dmo'")
 
 
-def test_a_shipped_name_works_from_any_folder(tmp_path):
+def test_a_shipped_name_resolves():
+    """run_tool runs in the repository root, where no seg_demo.yaml lies: it is the shipped one."""
     proc = run_tool("run", "seg_demo.yaml", "model.head.type=fcn8s", "--print-recipe", timeout=120)
     assert "name: seg_demo" in proc.stdout and "type: fcn8s" in proc.stdout
 
