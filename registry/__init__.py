@@ -5,6 +5,7 @@ from registry.recipe import load_recipe, validate
 from registry.registry import (
     BACKBONES,
     DATASETS,
+    HANDLERS,
     HEADS,
     LOSSES,
     OPTIMIZERS,
@@ -15,7 +16,7 @@ from registry.registry import (
 )
 
 __all__ = [
-    "BACKBONES", "DATASETS", "HEADS", "LOSSES", "OPTIMIZERS", "SCHEDULERS", "TRANSFORMS",
+    "BACKBONES", "DATASETS", "HANDLERS", "HEADS", "LOSSES", "OPTIMIZERS", "SCHEDULERS", "TRANSFORMS",
     "REGISTRIES", "Registry", "UserError", "RecipeError", "DataError", "CheckpointError",
     "RunError", "UsageError", "load_recipe", "validate", "import_modules", "load_entry_point_plugins",
 ]

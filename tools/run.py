@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the packages are beside tools/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
 
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def list_registries() -> None:
     import zoo  # noqa: F401  (fills the registries)
-    from engines import optim  # noqa: F401
+    from engines import handlers, optim  # noqa: F401
     from registry import REGISTRIES
     from registry.plugins import load_entry_point_plugins
 
@@ -66,9 +67,10 @@ def main(argv: Sequence[str]) -> int:
 
         print(dump_yaml(recipe), end="")
         return 0
-    from engines.experiment import run_experiment
+    from engines.launch import run_experiment
+    from registry.recipe import resolve_recipe_path
 
-    run_dir = run_experiment(recipe, search_dir=Path(args.recipe).resolve().parent)
+    run_dir = run_experiment(recipe, search_dir=resolve_recipe_path(args.recipe).resolve().parent)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, every rank returns here
         print(f"run directory: {run_dir}")
     return 0

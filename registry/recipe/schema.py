@@ -28,6 +28,8 @@ class Key:
 #: A ``{"type": name, **kwargs}`` mapping; its kwargs belong to the component, so they are
 #: checked when it is built (against the builder's signature), not here.
 COMPONENT = "component"
+#: In a section: the Key that any key not declared in it must satisfy (user handlers).
+OTHER_KEYS = "*"
 #: the type of ``null`` in a recipe
 NULL = type(None)
 _NUM = (int, float)
@@ -92,20 +94,25 @@ SCHEMA: dict[str, Any] = {
         "metric": Key((str, NULL), None, doc="the metric that picks the best checkpoint"),
     },
     "handlers": {
+        # Each entry is a handler built by name from the HANDLERS registry (false switches
+        # one off). The built-in ones are declared here with their settings.
         "checkpoint": {
-            "keep_last": Key((int,), 2, minimum=1),
-            "keep_best": Key((int,), 1, minimum=0),
+            "keep_last": Key((int,), 1, minimum=1, doc="last checkpoints kept (each holds the whole training state)"),
+            "keep_best": Key((int,), 1, minimum=0, doc="best checkpoints kept (weights and recipe only)"),
             "every": Key((int,), 1, doc="epochs between checkpoints", minimum=1),
         },
         "mask_snapshots": {
-            "ids": Key((list,), ["0010", "0097", "0107"]),
+            "ids": Key((list, NULL), None, doc="validation image ids; null: the dataset's default ids"),
             "epochs": Key((list,), [1, "mid", "last"]),
         },
         "early_stopping": {"patience": Key((int, NULL), None, minimum=1,
                                             doc="validations without improvement before stopping; null: never")},
         "tensorboard": {"enabled": Key((bool,), True), "images": Key((bool,), True)},
         "nan_guard": Key((bool,), True),
-        "progress": Key((bool,), True),
+        "progress": Key((bool,), True, doc="progress bars (on a terminal only)"),
+        "console": Key((bool,), True, doc="one line per epoch and a closing table"),
+        "history": Key((bool,), True, doc="history.csv and metrics.json"),
+        OTHER_KEYS: Key((dict, bool), None, doc="a user handler: its settings, or true/false"),
     },
     "out": {
         "root": Key((str,), "runs", path=True),

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from registry.errors import RecipeError
 from registry.paths import expand_user
 from registry.recipe.compose import deep_merge
-from registry.recipe.schema import COMPONENT, NULL, SCHEMA, Key
+from registry.recipe.schema import COMPONENT, NULL, OTHER_KEYS, SCHEMA, Key
 
 
 def _type_names(types: tuple[type, ...]) -> str:
@@ -41,13 +41,16 @@ def _check_value(path: str, key: Key, value: Any) -> None:
 
 def _validate(node: Mapping[str, Any], schema: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    extra = schema.get(OTHER_KEYS)  # a section open to names the schema cannot know (user handlers)
     for k in node:
-        if k not in schema:
+        if k not in schema and extra is None:
             where = f"section {prefix[:-1]!r}" if prefix else "the top level"
             close = difflib.get_close_matches(str(k), list(schema), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(schema)}"
             raise RecipeError(f"{prefix}{k}: unknown key in {where}{hint}")
     for k, spec in schema.items():
+        if k == OTHER_KEYS:
+            continue
         path = f"{prefix}{k}"
         if isinstance(spec, dict):
             sub = node.get(k)
@@ -72,6 +75,10 @@ def _validate(node: Mapping[str, Any], schema: Mapping[str, Any], prefix: str) -
             value = deep_merge(spec.default, value)
         _check_value(path, spec, value)
         out[k] = _expand_paths(spec, copy.deepcopy(value))
+    for k in node:
+        if k not in schema and k != OTHER_KEYS:
+            _check_value(f"{prefix}{k}", extra, node[k])
+            out[k] = copy.deepcopy(node[k])
     return out
 
 

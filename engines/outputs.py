@@ -1,0 +1,57 @@
+"""Where a tool writes its outputs: never over its inputs, never over files someone else made.
+
+Every tool that writes into a folder the user names (reports, comparisons, predictions,
+exports) checks it here first, so the rule is the same everywhere: the folder may be new,
+empty or hold only what this tool writes there (``owned_names``); anything else needs
+``--overwrite``; and it may never be, or lie inside, one of the tool's inputs, nor would
+one of the owned names replace an input file, whatever ``--overwrite`` says.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+from registry.errors import RunError
+
+_SHOWN = 3  # foreign entries named in the error
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def prepare_output_dir(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), overwrite: bool = False,
+                       owned_names: Iterable[str] = (), flag: str = "--out") -> Path:
+    """Check ``out`` against the rule above, create it, and return it.
+
+    ``inputs`` are the files and folders the tool reads; ``owned_names`` the entries it
+    writes directly in ``out`` (files or folders, e.g. ``report.md``, ``figures``);
+    ``flag`` names the option in messages. Raises RunError naming the folder and why.
+    """
+    out = Path(out)
+    target = out.resolve()
+    owned = set(owned_names)
+    for given in inputs:
+        src = Path(given).resolve()
+        if src.is_dir() and _inside(target, src):
+            raise RunError(f"{flag} {out}: is inside the input {given}; outputs never go into an input folder, "
+                           "choose another folder")
+        if src.is_file() and src.parent == target and src.name in owned:
+            raise RunError(f"{flag} {out}: writing {src.name} there would replace the input {given}; "
+                           "choose another folder")
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{flag} {out}: is a file; expected a folder (new, empty, or holding this tool's "
+                       f"earlier output)")
+    if out.is_dir() and not overwrite:
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in owned)
+        if foreign:
+            more = f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else ""
+            raise RunError(f"{flag} {out}: holds files this tool did not write ({', '.join(foreign[:_SHOWN])}{more}); "
+                           f"choose a new or empty folder, or pass --overwrite to write "
+                           f"{', '.join(sorted(owned))} there anyway")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"{flag} {out}: cannot create the folder ({e.strerror or e})") from None
+    return out
