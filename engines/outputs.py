@@ -1,0 +1,74 @@
+"""Where tools write: never over their inputs, never over files a user made.
+
+A tool that writes a folder of results checks the folder first. It refuses, unless the
+user says ``--overwrite``:
+  * a folder that is one of the tool's input folders, and
+  * a folder that holds files this tool did not write.
+A folder the tool wrote before carries a small marker file naming the tool, so running
+the same command again just refreshes its results.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+from registry.errors import DataError
+
+MARKER = ".ignite-zoo-output"
+
+
+def _written_by(folder: Path) -> str | None:
+    try:
+        return str(json.loads((folder / MARKER).read_text()).get("tool"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def prepare_output_dir(out: Path, inputs: Sequence[Path], overwrite: bool, tool: str) -> Path:
+    """``out``, created and marked as ``tool``'s, after checking it endangers nothing.
+
+    Raises DataError naming the folder and ``--overwrite`` when it is an input folder
+    (``inputs``: files or folders the tool reads) or holds files ``tool`` did not write.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: output folder is a file; expected a folder (created if missing)")
+    resolved = out.resolve()
+    if not overwrite:
+        for given in inputs:
+            src = Path(given).resolve()
+            if resolved == src:
+                raise DataError(f"{out}: output folder is the input folder {given}; writing there could "
+                                "overwrite inputs: choose another folder (or pass --overwrite)")
+        if out.is_dir() and _written_by(out) != tool:
+            others = sorted(e.name for e in os.scandir(out) if e.name != MARKER)
+            if others:
+                shown = ", ".join(others[:5]) + (f" ... and {len(others) - 5} more" if len(others) > 5 else "")
+                raise DataError(f"{out}: output folder holds {len(others)} file(s) that {tool} did not write "
+                                f"({shown}); choose an empty or new folder (or pass --overwrite)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER).write_text(json.dumps({"tool": tool}) + "\n")
+    except OSError as e:
+        raise DataError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
+    return out
+
+
+def check_output_file(path: Path, inputs: Sequence[Path], overwrite: bool) -> Path:
+    """``path`` for a single output file: never one of ``inputs``; an existing file only
+    with ``overwrite``. Its folder is created."""
+    path = Path(path)
+    for given in inputs:
+        if path.resolve() == Path(given).resolve():
+            raise DataError(f"{path}: output file is the input {given}; choose another name")
+    if path.is_dir():
+        raise DataError(f"{path}: output file is a folder; expected a file name")
+    if path.exists() and not overwrite:
+        raise DataError(f"{path}: output file exists; choose another name (or pass --overwrite)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"{path.parent}: cannot create the output folder ({e.strerror or e})") from None
+    return path
