@@ -99,7 +99,7 @@ def sliding_window_logits(
     xs = window_starts(width, tw, tw - ow if width > tw else 1)
     windows = [(y, x) for y in ys for x in xs]
     if len(windows) == 1:  # the tile covers the image: whole-image prediction, exactly
-        return torch.cat([step_fn(image[i:i + 1]).float().cpu() for i in range(n)])
+        return step_fn(image).float().cpu()
 
     weights = window_weights(th, tw, blend)
     out: list[torch.Tensor] = []
