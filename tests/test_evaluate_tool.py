@@ -172,3 +172,23 @@ def test_real_fcn32s_predictions_match_the_course_formula(shared_data):
     miou, iou = course_miou(pred_dir, gt_dir)
     assert result["miou"] == pytest.approx(miou, abs=1e-12)
     assert list(result["iou"].values()) == pytest.approx(iou, abs=1e-12)
+
+
+def test_predictions_in_another_encoding_are_scored_with_a_loud_warning(tmp_path, capsys):
+    """Class indices saved as grey values (0-6) are no colour mask: every pixel decodes as
+    Unknown. The score is still printed (it is what the masks say), with a warning why."""
+    import cv2
+
+    truth = _masks(7, n=2)
+    _write(tmp_path / "gt", truth)
+    (tmp_path / "pred").mkdir()
+    for id_, ids in truth.items():
+        cv2.imwrite(str(tmp_path / "pred" / f"{id_}_mask.png"), ids.astype(np.uint8))  # grey, not colour
+    code, out, err = _run([tmp_path / "pred", tmp_path / "gt", "--json"], capsys)
+    assert code == 0, err
+    warning = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "100.0% of the predicted pixels decode as Unknown" in warning[0]
+    assert "another encoding" in warning[0] and str(tmp_path / "pred") in warning[0]
+    assert json.loads(out)["miou"] == 0.0
+    code, out, err = _run([tmp_path / "gt", tmp_path / "gt", "--json"], capsys)  # colour masks: no warning
+    assert code == 0 and "warning" not in err
