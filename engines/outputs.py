@@ -26,28 +26,32 @@ def _written_by(folder: Path) -> str | None:
         return None
 
 
-def prepare_output_dir(out: Path, inputs: Sequence[Path], overwrite: bool, tool: str) -> Path:
-    """``out``, created and marked as ``tool``'s, after checking it endangers nothing.
-
-    Raises DataError naming the folder and ``--overwrite`` when it is an input folder
-    (``inputs``: files or folders the tool reads) or holds files ``tool`` did not write.
-    """
+def check_output_dir(out: Path, inputs: Sequence[Path], overwrite: bool, tool: str) -> Path:
+    """Raise DataError naming ``out`` and ``--overwrite`` when it is an input folder
+    (``inputs``: the folders the tool reads) or holds files ``tool`` did not write; a file
+    in its place is always an error. Creates nothing."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DataError(f"{out}: output folder is a file; expected a folder (created if missing)")
+    if overwrite:
+        return out
     resolved = out.resolve()
-    if not overwrite:
-        for given in inputs:
-            src = Path(given).resolve()
-            if resolved == src:
-                raise DataError(f"{out}: output folder is the input folder {given}; writing there could "
-                                "overwrite inputs: choose another folder (or pass --overwrite)")
-        if out.is_dir() and _written_by(out) != tool:
-            others = sorted(e.name for e in os.scandir(out) if e.name != MARKER)
-            if others:
-                shown = ", ".join(others[:5]) + (f" ... and {len(others) - 5} more" if len(others) > 5 else "")
-                raise DataError(f"{out}: output folder holds {len(others)} file(s) that {tool} did not write "
-                                f"({shown}); choose an empty or new folder (or pass --overwrite)")
+    for given in inputs:
+        if resolved == Path(given).resolve():
+            raise DataError(f"{out}: output folder is the input folder {given}; writing there could "
+                            "overwrite inputs: choose another folder (or pass --overwrite)")
+    if out.is_dir() and _written_by(out) != tool:
+        others = sorted(e.name for e in os.scandir(out) if e.name != MARKER)
+        if others:
+            shown = ", ".join(others[:5]) + (f" ... and {len(others) - 5} more" if len(others) > 5 else "")
+            raise DataError(f"{out}: output folder holds {len(others)} file(s) that {tool} did not write "
+                            f"({shown}); choose an empty or new folder (or pass --overwrite)")
+    return out
+
+
+def prepare_output_dir(out: Path, inputs: Sequence[Path], overwrite: bool, tool: str) -> Path:
+    """``out`` checked (``check_output_dir``), created and marked as ``tool``'s."""
+    out = check_output_dir(out, inputs, overwrite, tool)
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / MARKER).write_text(json.dumps({"tool": tool}) + "\n")

@@ -68,10 +68,15 @@ def main(argv: Sequence[str]) -> int:
                                ("--tile-above", args.tile_above, 0)):
         if value is not None and value < least:
             raise RecipeError(f"{flag} {value}: expected {'a positive integer' if least else '0 or more'}")
+    if args.tile is not None and args.overlap is not None and args.overlap >= args.tile:
+        raise RecipeError(f"--overlap {args.overlap}: expected less than --tile ({args.tile})")
 
     from engines.inference import SlideSettings, dataset_facts, load_predictor, predict_folder
+    from engines.outputs import check_output_dir
 
-    dataset_facts().images(args.input_dir)  # an empty or wrong folder fails before the model loads
+    # wrong folders fail before the model loads
+    dataset_facts().images(args.input_dir)
+    check_output_dir(Path(args.output_dir), [Path(args.input_dir)], args.overwrite, "predict")
     predictor = load_predictor(args.checkpoint, args.device, last=args.last, tta=args.tta)
     slide = SlideSettings.from_recipe(predictor.recipe, tile=args.tile, overlap=args.overlap,
                                       above=args.tile_above, blend=args.blend)
