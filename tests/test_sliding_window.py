@@ -162,3 +162,5 @@ def test_slide_settings_from_recipe_and_flags():
     assert s.mode == "slide" and s.tile == 512 and not s.tiles(1024, 1000) and s.tiles(1025, 10)
     s = SlideSettings.from_recipe(recipe, tile=128, overlap=None)
     assert (s.tile, s.overlap) == (128, 64)
+    s = SlideSettings.from_recipe({}, tile=64)  # no overlap anywhere: a quarter of the tile
+    assert (s.mode, s.tile, s.overlap) == ("slide", 64, 16)

@@ -48,7 +48,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    help="predict in windows of TILE x TILE pixels (default: the recipe's eval.tile when "
                         "eval.mode is slide, else whole images)")
     p.add_argument("--overlap", type=int, default=None,
-                   help="pixels shared by neighbouring windows (default: the recipe's eval.overlap, else 128)")
+                   help="pixels shared by neighbouring windows (default: the recipe's eval.overlap, else a quarter "
+                        "of the tile)")
     p.add_argument("--tile-above", type=int, default=None, metavar="PIXELS",
                    help="tile only images whose longer side exceeds PIXELS (default: the recipe's "
                         "eval.tile_above; tiling then uses --tile or 512)")

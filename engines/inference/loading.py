@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from engines.trainer import StepConfig
-from registry.errors import CheckpointError
+from registry.errors import CheckpointError, RecipeError
 
 StepFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -165,7 +165,7 @@ def load_predictor(path: str | os.PathLike, device: str | None = None, last: boo
                    tta: str | None = None, bf16_weights: bool = True) -> Predictor:
     """A run directory, a checkpoint ``.pt`` or an exported ``.onnx`` file, ready to predict."""
     if tta not in (None, "flip"):
-        raise CheckpointError(f"--tta {tta!r}: expected 'flip' or none")
+        raise RecipeError(f"--tta {tta!r}: expected 'flip' or none")
     if Path(path).suffix.lower() == ".onnx":
         from engines.inference.export import onnx_predictor
 

@@ -57,7 +57,7 @@ class SlideSettings:
     def from_recipe(cls, recipe: Mapping[str, Any], **given: Any) -> "SlideSettings":
         """The recipe's ``eval.mode`` / ``eval.tile`` / ``eval.overlap`` (and ``eval.tile_above``),
         with the values in ``given`` that are not None on top. A tile or a size limit given
-        without a mode turns tiling on."""
+        without a mode turns tiling on; the overlap defaults to a quarter of the tile."""
         ev = recipe.get("eval") or {}
         values = {"mode": ev.get("mode") or "whole", "tile": ev.get("tile"), "overlap": ev.get("overlap"),
                   "above": ev.get("tile_above")}
@@ -65,6 +65,8 @@ class SlideSettings:
         if given.get("tile") is not None or given.get("above") is not None:
             values["mode"] = "slide"
         values.update(given)
+        if values["overlap"] is None:  # a quarter of the tile: 128 for the default 512
+            values["overlap"] = int(values["tile"] or cls.tile) // 4
         return cls(**{k: v for k, v in values.items() if v is not None})
 
 
