@@ -12,7 +12,7 @@ import copy
 import errno
 import logging
 import os
-import re
+import shutil
 import stat
 import tempfile
 import zipfile
@@ -25,11 +25,10 @@ import yaml
 
 from ignite.handlers import DiskSaver
 
-from registry.errors import CheckpointError, RunError
+from engines.run_dir import RunDir
+from registry.errors import CheckpointError, RecipeError, RunError
+from registry.recipe import validate
 
-LAST_PREFIX = "last"
-BEST_PREFIX = "best"
-_EPOCH_RE = re.compile(r"_(\d+)(?:_|\.pt$)")
 
 
 class RecipeState:
@@ -93,13 +92,21 @@ class SafeDiskSaver(DiskSaver):
         path = self.dirname / filename
         try:
             super().__call__(checkpoint, filename, metadata)
-        except OSError as e:
+        except (OSError, RuntimeError) as e:
+            # torch.save reports a full disk as RuntimeError ("file write failed"), not OSError
+            needed, free = state_bytes(checkpoint), shutil.disk_usage(self.dirname).free
+            full = (isinstance(e, OSError) and e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))) \
+                or (isinstance(e, RuntimeError) and ("write" in str(e).lower() or free < needed))
+            if isinstance(e, RuntimeError) and not full:
+                raise
             self._pending.clear()  # the files the new one was to replace stay
-            full = e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
-            advice = "free some space" if full else "fix that"
-            raise RunError(f"{'disk full: ' * full}cannot write checkpoint {path} ({e.strerror or e}); the run "
-                           f"stopped and the checkpoints written before are kept: {advice} and continue with "
-                           "resume=auto") from None
+            reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[0][:120]
+            why = f"cannot write checkpoint {path} ({reason})"
+            if full:
+                why = (f"disk full: {why}: {self.dirname} needs about {needed / 2**20:.0f} MiB for it and has "
+                       f"{free / 2**20:.0f} MiB free")
+            raise RunError(f"{why}; the run stopped and the checkpoints written before are kept: "
+                           f"{'free some space' if full else 'fix that'} and continue with resume=auto") from None
         pending, self._pending = self._pending, []
         for name in pending:
             if name != filename and (self.dirname / name).exists():
@@ -117,6 +124,17 @@ class SafeDiskSaver(DiskSaver):
         os.chmod(path, os.stat(path).st_mode | stat.S_IRGRP | stat.S_IROTH)
 
 
+def state_bytes(state: Any) -> int:
+    """The bytes of every tensor in a (nested) state: about what ``torch.save`` writes."""
+    if isinstance(state, torch.Tensor):
+        return state.numel() * state.element_size()
+    if isinstance(state, Mapping):
+        return sum(state_bytes(v) for v in state.values())
+    if isinstance(state, (list, tuple)):
+        return sum(state_bytes(v) for v in state)
+    return 0
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
@@ -131,11 +149,15 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def recipe_of(ckpt: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+    """The checkpoint's recipe, validated through the schema (defaults filled in)."""
     if "recipe" not in ckpt:
         raise CheckpointError(f"{path}: holds no recipe (keys: {', '.join(sorted(ckpt))}); was it written by ignite-zoo?")
     state = RecipeState()
     state.load_state_dict(ckpt["recipe"])
-    return state.recipe
+    try:
+        return validate(state.recipe)
+    except RecipeError as e:
+        raise CheckpointError(f"{path}: its recipe no longer validates: {e}") from None
 
 
 def load_state_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
@@ -160,61 +182,41 @@ def load_state_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor]
     module.load_state_dict(state)
 
 
-def checkpoint_epoch(path: Path) -> int:
-    m = _EPOCH_RE.search(path.name)
-    return int(m.group(1)) if m else -1
-
-
-def checkpoint_score(path: Path) -> float:
-    """The score in a best checkpoint's name (``best_checkpoint_3_mIoU=0.5123.pt``)."""
-    m = re.search(r"=(-?[0-9.]+(?:e-?\d+)?)\.pt$", path.name)
-    return float(m.group(1)) if m else float("-inf")
-
-
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The newest ``last_*.pt`` under ``run_dir/checkpoints`` (by epoch), or None."""
-    ckpts = sorted(Path(run_dir, "checkpoints").glob(f"{LAST_PREFIX}_*.pt"), key=checkpoint_epoch)
-    return ckpts[-1] if ckpts else None
-
-
-def best_checkpoint(run_dir: str | Path) -> Path | None:
-    ckpts = list(Path(run_dir, "checkpoints").glob(f"{BEST_PREFIX}_*.pt"))
-    if not ckpts:
-        return latest_checkpoint(run_dir)
-
-    return max(ckpts, key=checkpoint_score)
-
-
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file, or a run directory (its best checkpoint, else its latest)."""
-    path = Path(path)
+    """The one way from "a run directory or a .pt" to a checkpoint file: a directory gives
+    its best checkpoint, else its latest."""
+    path = Path(path).expanduser()
     if path.is_dir():
-        found = best_checkpoint(path)
-        if found is None:
-            raise CheckpointError(f"{path}: a directory without checkpoints/*.pt; expected a run directory or a .pt file")
-        return found
+        return RunDir.open(path).checkpoint()
     return path
+
+
+def build_model_quietly(model_cfg: Mapping[str, Any]) -> torch.nn.Module:
+    """The recipe's model without reading any weights file and without the "randomly
+    initialised" notice: for tools whose weights come next, from a checkpoint."""
+    from zoo import build_model
+
+    cfg = copy.deepcopy(dict(model_cfg))
+    if isinstance(cfg.get("backbone"), dict):
+        cfg["backbone"]["weights"] = None
+    zoo_log = logging.getLogger("zoo")
+    level = zoo_log.level
+    zoo_log.setLevel(logging.ERROR)
+    try:
+        return build_model(cfg)
+    finally:
+        zoo_log.setLevel(level)
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
     """The trained model (eval mode) and its resolved recipe, from a checkpoint or run dir."""
     from registry.plugins import import_modules
-    from zoo import build_model
 
     path = resolve_checkpoint(path)
     ckpt = read_checkpoint(path)
     recipe = recipe_of(ckpt, path)
-    import_modules(recipe.get("imports", []))
-    model_cfg = copy.deepcopy(recipe["model"])
-    if isinstance(model_cfg.get("backbone"), dict):
-        model_cfg["backbone"]["weights"] = None  # the checkpoint holds every weight
-    zoo_log = logging.getLogger("zoo")
-    level = zoo_log.level
-    zoo_log.setLevel(logging.ERROR)  # "randomly initialised" is not news: the weights come next
-    try:
-        model = build_model(model_cfg)
-    finally:
-        zoo_log.setLevel(level)
+    import_modules(recipe["imports"])
+    model = build_model_quietly(recipe["model"])
     if "model" not in ckpt:
         raise CheckpointError(f"{path}: holds no model weights")
     load_state_strict(model, ckpt["model"], f"checkpoint {path}")

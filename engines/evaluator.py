@@ -8,7 +8,7 @@ from ignite.engine import Engine
 from ignite.metrics import Metric
 
 from engines.runtime import autocast
-from engines.trainer import StepConfig, to_device
+from engines.step import StepConfig, to_device
 
 
 @torch.inference_mode()

@@ -2,16 +2,19 @@
 
 mIoU follows the course: a confusion matrix accumulated over all pixels of the whole set,
 IoU_c = TP / (TP + FP + FN) per class, and the mean over the classes in ``miou_classes``
-(default 0-5: Unknown is left out of the mean but its pixels still count, so a pixel whose
-truth is Unknown and whose prediction is c is a false positive for c). A per-image average
-is a different (and wrong) number. The loss's ``ignore_index`` never reaches this code.
+(default: the dataset's ``eval_classes``; a class left out of the mean still has its pixels
+counted, so a pixel whose truth is such a class and whose prediction is c is a false
+positive for c). A per-image average is a different (and wrong) number. The loss's ``ignore_index`` never reaches this code.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import torch
 from ignite.metrics import Accuracy, ConfusionMatrix, Metric, MetricsLambda, TopKCategoricalAccuracy
+
+from registry.errors import RecipeError
 
 
 def iou_from_confusion(cm: torch.Tensor) -> torch.Tensor:
@@ -34,10 +37,6 @@ def pixel_accuracy_from_confusion(cm: torch.Tensor) -> float:
     return float(cm.diag().sum().double() / total) if total > 0 else float("nan")
 
 
-def default_miou_classes(num_classes: int, unknown: int | None = 6) -> list[int]:
-    return [c for c in range(num_classes) if c != unknown]
-
-
 def segmentation_metrics(num_classes: int, miou_classes: Sequence[int],
                          device: torch.device | str = "cpu") -> dict[str, Metric]:
     """Ignite metrics over (logits [N,K,H,W], target [N,H,W]) for the evaluator.
@@ -53,6 +52,16 @@ def segmentation_metrics(num_classes: int, miou_classes: Sequence[int],
         "mIoU": MetricsLambda(lambda m: miou_from_confusion(m, classes), cm),
         "pixel_acc": MetricsLambda(pixel_accuracy_from_confusion, cm),
     }
+
+
+def confusion_from_ids(pred: Any, truth: Any, num_classes: int) -> torch.Tensor:
+    """[K, K] counts (rows truth, columns prediction) of two id maps, in this process only
+    (no all-reduce: for one image's score, e.g. a mask snapshot's title). Truth ids outside
+    [0, K) (ignore) are left out, as ignite's ConfusionMatrix leaves them out."""
+    pred, truth = torch.as_tensor(pred).long().flatten(), torch.as_tensor(truth).long().flatten()
+    keep = (truth >= 0) & (truth < num_classes)
+    idx = truth[keep] * num_classes + pred[keep].clamp(0, num_classes - 1)
+    return torch.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
 def ids_as_scores(ids: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -94,8 +103,58 @@ def classification_metrics(num_classes: int, device: torch.device | str = "cpu")
     return metrics
 
 
-def best_metric_name(task: str) -> str:
-    return "mIoU" if task == "segmentation" else "accuracy"
+#: The validation metrics each task computes, by the name a recipe's ``eval.metric`` uses.
+#: ``top5`` exists only with more than five classes.
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "segmentation": ("mIoU", "pixel_acc", "loss"),
+    "classification": ("accuracy", "top5", "loss"),
+}
+_DEFAULT_METRIC = {"segmentation": "mIoU", "classification": "accuracy"}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """The one metric that ranks a run's epochs: best checkpoint, early stopping, history's
+    "best" row, reports and compare all read it from here, so they can never disagree."""
+
+    name: str
+    mode: str = "max"  # "max" | "min"
+
+    @property
+    def key(self) -> str:
+        """The column in history.csv and the TensorBoard tag: ``val/<name>``."""
+        return f"val/{self.name}"
+
+    def score(self, value: float) -> float:
+        """Larger is better, whatever the mode; NaN ranks below everything."""
+        v = float(value)
+        if v != v:
+            return -float("inf")
+        return v if self.mode == "max" else -v
+
+    def best(self, rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        """The row of ``rows`` (history rows) with the best value of this metric, or None."""
+        scored = [r for r in rows if isinstance(r.get(self.key), (int, float)) and r[self.key] == r[self.key]]
+        return max(scored, key=lambda r: self.score(r[self.key])) if scored else None
+
+
+def available_metrics(task: str) -> tuple[str, ...]:
+    return TASK_METRICS[task]
+
+
+def metric_spec(recipe: Mapping[str, Any]) -> MetricSpec:
+    """The run's metric from ``eval.metric`` (``mIoU`` or ``val/mIoU``) and the task.
+
+    Checked here, before any work, so a typo fails in a second and not after an epoch.
+    """
+    task = recipe["task"]
+    name = recipe["eval"]["metric"] or _DEFAULT_METRIC[task]
+    name = name[len("val/"):] if name.startswith("val/") else name
+    known = available_metrics(task)
+    if name not in known:
+        raise RecipeError(f"eval.metric={recipe['eval']['metric']!r}: a {task} run computes "
+                          f"{', '.join(known)}; expected one of those (or null for {_DEFAULT_METRIC[task]})")
+    return MetricSpec(name, "min" if "loss" in name.lower() else "max")
 
 
 def flatten_metrics(metrics: dict, class_names: Sequence[str] | None = None, prefix: str = "val/") -> dict[str, float]:
@@ -111,13 +170,3 @@ def flatten_metrics(metrics: dict, class_names: Sequence[str] | None = None, pre
         else:
             out[f"{prefix}{name}"] = float(value)
     return out
-
-
-def score_fn(name: str) -> Callable:
-    """Ignite score function reading ``name`` from an evaluator's metrics."""
-
-    def score(engine) -> float:
-        v = float(engine.state.metrics[name])
-        return -float("inf") if v != v else v
-
-    return score

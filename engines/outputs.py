@@ -1,78 +1,76 @@
-"""Where tools write: never over their inputs, never over files a user made.
+"""Where a tool writes its outputs: never over its inputs, never over files someone else made.
 
-A tool that writes a folder of results checks the folder first. It refuses, unless the
-user says ``--overwrite``:
-  * a folder that is one of the tool's input folders, and
-  * a folder that holds files this tool did not write.
-A folder the tool wrote before carries a small marker file naming the tool, so running
-the same command again just refreshes its results.
+Every tool that writes into a folder the user names (reports, comparisons, predictions,
+exports) checks it here first, so the rule is the same everywhere: the folder may be new,
+empty or hold only what this tool writes there (``owned_names``); anything else needs
+``--overwrite``; and it may never be, or lie inside, one of the tool's inputs, nor would
+one of the owned names replace an input file, whatever ``--overwrite`` says.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable
 
-from registry.errors import DataError
+from registry.errors import RunError
 
-MARKER = ".ignite-zoo-output"
-
-
-def _written_by(folder: Path) -> str | None:
-    try:
-        return str(json.loads((folder / MARKER).read_text()).get("tool"))
-    except (OSError, ValueError, AttributeError):
-        return None
+_SHOWN = 3  # foreign entries named in the error
 
 
-def check_output_dir(out: Path, inputs: Sequence[Path], overwrite: bool, tool: str) -> Path:
-    """Raise DataError naming ``out`` and ``--overwrite`` when it is an input folder
-    (``inputs``: the folders the tool reads) or holds files ``tool`` did not write; a file
-    in its place is always an error. Creates nothing."""
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def prepare_output_dir(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), overwrite: bool = False,
+                       owned_names: Iterable[str] = (), flag: str = "--out") -> Path:
+    """Check ``out`` against the rule above, create it, and return it.
+
+    ``inputs`` are the files and folders the tool reads; ``owned_names`` the entries it
+    writes directly in ``out`` (files or folders, e.g. ``report.md``, ``figures``);
+    ``flag`` names the option in messages. Raises RunError naming the folder and why.
+    """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out}: output folder is a file; expected a folder (created if missing)")
-    if overwrite:
-        return out
-    resolved = out.resolve()
+    target = out.resolve()
+    owned = set(owned_names)
     for given in inputs:
-        if resolved == Path(given).resolve():
-            raise DataError(f"{out}: output folder is the input folder {given}; writing there could "
-                            "overwrite inputs: choose another folder (or pass --overwrite)")
-    if out.is_dir() and _written_by(out) != tool:
-        others = sorted(e.name for e in os.scandir(out) if e.name != MARKER)
-        if others:
-            shown = ", ".join(others[:5]) + (f" ... and {len(others) - 5} more" if len(others) > 5 else "")
-            raise DataError(f"{out}: output folder holds {len(others)} file(s) that {tool} did not write "
-                            f"({shown}); choose an empty or new folder (or pass --overwrite)")
-    return out
-
-
-def prepare_output_dir(out: Path, inputs: Sequence[Path], overwrite: bool, tool: str) -> Path:
-    """``out`` checked (``check_output_dir``), created and marked as ``tool``'s."""
-    out = check_output_dir(out, inputs, overwrite, tool)
+        src = Path(given).resolve()
+        if src.is_dir() and _inside(target, src):
+            raise RunError(f"{flag} {out}: is inside the input {given}; outputs never go into an input folder, "
+                           "choose another folder")
+        if src.is_file() and src.parent == target and src.name in owned:
+            raise RunError(f"{flag} {out}: writing {src.name} there would replace the input {given}; "
+                           "choose another folder")
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{flag} {out}: is a file; expected a folder (new, empty, or holding this tool's "
+                       f"earlier output)")
+    if out.is_dir() and not overwrite:
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in owned)
+        if foreign:
+            more = f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else ""
+            raise RunError(f"{flag} {out}: holds files this tool did not write ({', '.join(foreign[:_SHOWN])}{more}); "
+                           f"choose a new or empty folder, or pass --overwrite to write "
+                           f"{', '.join(sorted(owned))} there anyway")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / MARKER).write_text(json.dumps({"tool": tool}) + "\n")
     except OSError as e:
-        raise DataError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
+        raise RunError(f"{flag} {out}: cannot create the folder ({e.strerror or e})") from None
     return out
 
 
-def check_output_file(path: Path, inputs: Sequence[Path], overwrite: bool) -> Path:
-    """``path`` for a single output file: never one of ``inputs``; an existing file only
+def check_output_file(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), overwrite: bool = False,
+                      flag: str = "--out") -> Path:
+    """The same rule for a single output file: never one of ``inputs``, an existing file only
     with ``overwrite``. Its folder is created."""
     path = Path(path)
     for given in inputs:
         if path.resolve() == Path(given).resolve():
-            raise DataError(f"{path}: output file is the input {given}; choose another name")
+            raise RunError(f"{flag} {path}: is the input {given}; choose another name")
     if path.is_dir():
-        raise DataError(f"{path}: output file is a folder; expected a file name")
+        raise RunError(f"{flag} {path}: is a folder; expected a file name")
     if path.exists() and not overwrite:
-        raise DataError(f"{path}: output file exists; choose another name (or pass --overwrite)")
+        raise RunError(f"{flag} {path}: exists; choose another name, or pass --overwrite to replace it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise DataError(f"{path.parent}: cannot create the output folder ({e.strerror or e})") from None
+        raise RunError(f"{flag} {path}: cannot create its folder ({e.strerror or e})") from None
     return path

@@ -1,10 +1,11 @@
 """Registries, recipes and plugin loading: the bottom layer, importing nothing of the project."""
-from registry.errors import CheckpointError, DataError, RecipeError, RunError, UserError
+from registry.errors import CheckpointError, DataError, RecipeError, RunError, UsageError, UserError
 from registry.plugins import import_modules, load_entry_point_plugins
 from registry.recipe import load_recipe, validate
 from registry.registry import (
     BACKBONES,
     DATASETS,
+    HANDLERS,
     HEADS,
     LOSSES,
     OPTIMIZERS,
@@ -15,7 +16,7 @@ from registry.registry import (
 )
 
 __all__ = [
-    "BACKBONES", "DATASETS", "HEADS", "LOSSES", "OPTIMIZERS", "SCHEDULERS", "TRANSFORMS",
+    "BACKBONES", "DATASETS", "HANDLERS", "HEADS", "LOSSES", "OPTIMIZERS", "SCHEDULERS", "TRANSFORMS",
     "REGISTRIES", "Registry", "UserError", "RecipeError", "DataError", "CheckpointError",
-    "RunError", "load_recipe", "validate", "import_modules", "load_entry_point_plugins",
+    "RunError", "UsageError", "load_recipe", "validate", "import_modules", "load_entry_point_plugins",
 ]

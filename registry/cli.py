@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import contextvars
 import errno
 import re
 import sys
 import traceback
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from registry.errors import UserError
 
@@ -18,12 +20,25 @@ _USER_OS_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES}
 _WORKER_ERROR = re.compile(r"Caught \w+ (?P<where>in DataLoader worker process \d+)\.\n"
                            r"Original Traceback \(most recent call last\):\n")
 
+_PROG: contextvars.ContextVar[str | None] = contextvars.ContextVar("ignite_zoo_prog", default=None)
+
+
+@contextlib.contextmanager
+def command_name(prog: str) -> Iterator[None]:
+    """Tools' usage and help name ``prog`` (``ignite-zoo run``) instead of their script
+    (``tools/run.py``) while the ``ignite-zoo`` command runs them."""
+    token = _PROG.set(prog)
+    try:
+        yield
+    finally:
+        _PROG.reset(token)
+
 
 def tool_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
     """The argument parser every tool starts from: its module docstring's first paragraph
     is the description and the rest (the examples) the epilog, printed as written."""
     doc = doc or ""
-    return argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0],
+    return argparse.ArgumentParser(prog=_PROG.get() or prog, description=doc.split("\n\n")[0],
                                    epilog="\n".join(doc.split("\n")[2:]),
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
 

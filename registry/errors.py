@@ -11,11 +11,16 @@ class UserError(Exception):
     """An error caused by input the user controls; its message is the whole story."""
 
 
-class RecipeError(UserError, KeyError):
-    """A recipe is wrong: unknown key or name, bad type, missing value, bad override."""
+class RecipeError(UserError):
+    """A recipe is wrong: unknown key or name, bad type, missing value, bad override.
 
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0]) if self.args else ""
+    Not a ``KeyError``: an ``except KeyError`` around a dict lookup must not swallow a
+    recipe mistake raised further down, and ``str()`` of a KeyError quotes its message.
+    """
+
+
+class UsageError(UserError):
+    """A command-line flag or argument is wrong (a value out of range, a missing argument)."""
 
 
 class DataError(UserError, ValueError):

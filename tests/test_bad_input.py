@@ -74,7 +74,7 @@ def demo_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def demo_run(demo_dir) -> Path:
     """A finished tiny FCN32s run (7 classes) to resume from."""
-    from engines.experiment import run_experiment
+    from engines.launch import run_experiment
     from registry.recipe import load_recipe
 
     return run_experiment(load_recipe(DEMO, tiny_seg(demo_dir, *TINY_DEMO, f"out.dir={demo_dir / 'run'}")))

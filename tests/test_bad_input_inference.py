@@ -33,15 +33,14 @@ def fails(tool: str, *args: object, expect: tuple[str, ...]) -> str:
 
 def test_predict_into_the_input_folder(setup):
     images = setup["images"]
-    fails("predict", setup["run"], images, images, expect=(f"{images}: output folder is the input folder",
-                                                          "--overwrite"))
+    fails("predict", setup["run"], images, images, expect=(f"OUTPUT_DIR {images}: is inside the input",))
     assert not list(images.glob("*_mask.png"))
 
 
 def test_predict_into_a_folder_of_other_files(setup, tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     fails("predict", setup["run"], setup["images"], tmp_path,
-          expect=(f"{tmp_path}: output folder holds 1 file(s) that predict did not write (notes.txt)",))
+          expect=(f"OUTPUT_DIR {tmp_path}: holds files this tool did not write (notes.txt)", "--overwrite"))
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
@@ -64,7 +63,7 @@ def test_predict_with_a_missing_or_broken_onnx_file(setup):
 def test_export_bad_targets(setup, tmp_path):
     existing = tmp_path / "model.onnx"
     existing.write_bytes(b"keep me")
-    fails("export", setup["run"], "--onnx", existing, expect=(f"{existing}: output file exists", "--overwrite"))
+    fails("export", setup["run"], "--onnx", existing, expect=(f"--onnx {existing}: exists", "--overwrite"))
     assert existing.read_bytes() == b"keep me"
     fails("export", setup["run"], "--onnx", tmp_path / "model.pt", expect=("expected a file name ending in .onnx",))
     fails("export", tmp_path / "nope", "--onnx", tmp_path / "new.onnx", expect=(f"{tmp_path / 'nope'}: not found",))

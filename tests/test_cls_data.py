@@ -98,3 +98,16 @@ def test_digits_through_build_dataset() -> None:
             "val": {"split": "validation", "transforms": []}}
     train = build_dataset(data, "train")
     assert train[0][0].shape == (3, 32, 32) and len(build_dataset(data, "val")) == 360
+
+
+def test_classification_info_and_same_size_check(tmp_path: Path) -> None:
+    for name, size in [("0_1.png", 32), ("1_1.png", 32), ("2_1.png", 28)]:
+        write_png(tmp_path / "train" / name, 5, size)
+    ds = DATASETS.build({"type": "dlcv_cls", "root": str(tmp_path), "split": "train"})
+    assert ds.info.task == "classification" and ds.info.classes == ("0", "1", "2") and ds.info.palette is None
+    with pytest.raises(DataError, match=r"0_1\.png is 32x32 but 2_1\.png is 28x28"):
+        ds.check_same_size()
+    data = {"type": "dlcv_cls", "root": str(tmp_path),
+            "train": {"split": "train", "transforms": [{"type": "RandomCrop", "height": 30, "width": 30}]}}
+    with pytest.raises(DataError, match=r"2_1\.png: data\.train\.transforms\[0\] \(RandomCrop\) crops 30x30"):
+        build_dataset(data, "train")[2]

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from engines.checkpoint import latest_checkpoint, load_model, read_checkpoint
-from engines.experiment import run_experiment
+from engines.checkpoint import load_model, read_checkpoint
+from engines.run_dir import RunDir
+from engines.launch import run_experiment
 from registry.errors import RunError
 from registry.recipe import load_recipe
 from tests.helpers import DEMO, tiny_seg
@@ -28,7 +29,7 @@ def _rows(run_dir: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("demo")
-    recipe = load_recipe(DEMO, tiny_seg(tmp, "train.epochs=3", f"out.dir={tmp / 'run'}",
+    recipe = load_recipe(DEMO, tiny_seg(tmp, "train.epochs=3", f"out.dir={tmp / 'run'}", "handlers.checkpoint.keep_last=2",
                                         'handlers.mask_snapshots.ids=["0002", "0006"]',
                                         "handlers.mask_snapshots.epochs=[1, 2, last]"))
     return run_experiment(recipe)
@@ -42,8 +43,10 @@ def test_demo_run_writes_every_promised_file(demo_run):
         assert float(r["train/loss"]) > 0
     assert {f"val/IoU/{c}" for c in ("Urban", "Agriculture", "Barren", "Unknown")} <= set(rows[0])
     summary = json.loads((demo_run / "metrics.json").read_text())
-    assert summary["final"]["epoch"] == 3 and summary["best_metric"] == "val/mIoU"
+    assert summary["final"]["epoch"] == 3 and summary["metric"] == "val/mIoU" and summary["mode"] == "max"
     assert summary["best"]["val/mIoU"] == max(float(r["val/mIoU"]) for r in rows)
+    assert summary["best_epoch"] == summary["best"]["epoch"] and summary["init"] == "random init"
+    assert "epochs" not in summary  # the history is written once, in history.csv
     ckpts = sorted(p.name for p in (demo_run / "checkpoints").glob("*.pt"))
     assert "last_checkpoint_3.pt" in ckpts and "last_checkpoint_2.pt" in ckpts
     assert "last_checkpoint_1.pt" not in ckpts  # keep_last = 2
@@ -69,14 +72,16 @@ def test_tensorboard_events_hold_scalars_and_images(demo_run):
     epoch_loss = acc.Scalars("train/epoch_loss")
     assert [e.step for e in epoch_loss] == [1, 2, 3]
     assert [e.value for e in epoch_loss] == pytest.approx([float(r["train/loss"]) for r in _rows(demo_run)], rel=1e-5)
+    assert [e.step for e in acc.Scalars("epoch/lr")] == [1, 2, 3]
     assert {"masks/0002", "masks/0006"} <= set(tags["images"])
+    assert "model/architecture/text_summary" in tags["tensors"]
     assert [e.step for e in acc.Images("masks/0002")] == [1, 2, 3]
 
 
 def test_checkpoint_rebuilds_the_model_and_recipe(demo_run):
     model, recipe = load_model(demo_run / "checkpoints" / "last_checkpoint_3.pt")
     assert recipe["model"]["head"]["type"] == "fcn32s"
-    ckpt = read_checkpoint(latest_checkpoint(demo_run))
+    ckpt = read_checkpoint(RunDir(demo_run).last_checkpoint())
     assert ckpt["trainer"]["iteration"] == 3 * ckpt["trainer"]["epoch_length"]
     for k, v in model.state_dict().items():
         assert torch.equal(v, ckpt["model"][k])
@@ -189,16 +194,17 @@ def test_checkpoints_left_by_a_crash_are_pruned_to_keep_last(tmp_path):
     them on resume drops the oldest at once and hands the rest to the handler."""
     from ignite.handlers import Checkpoint, DiskSaver
 
-    from engines.checkpoint import checkpoint_epoch
-    from engines.experiment import _adopt
+    from engines.handlers.checkpoint import adopt
+    from engines.run_dir import checkpoint_epoch
 
     for e in (1, 2, 3, 4):
         (tmp_path / f"last_checkpoint_{e}.pt").write_bytes(b"x")
     handler = Checkpoint({"m": torch.nn.Linear(1, 1)}, DiskSaver(str(tmp_path), require_empty=False),
                          filename_prefix="last", n_saved=2)
-    _adopt(handler, sorted((checkpoint_epoch(p), p) for p in tmp_path.glob("last_*.pt")), keep=2)
+    adopt(handler, sorted((checkpoint_epoch(p), p) for p in tmp_path.glob("last_*.pt")), keep=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last_checkpoint_3.pt", "last_checkpoint_4.pt"]
-    assert [item.filename for item in handler._saved] == ["last_checkpoint_3.pt", "last_checkpoint_4.pt"]
+    (saved,) = handler.state_dict().values()  # public state: (priority, filename) pairs
+    assert [name for _, name in saved] == ["last_checkpoint_3.pt", "last_checkpoint_4.pt"]
 
 
 def test_resume_loads_an_unwrapped_checkpoint_into_a_ddp_model(tmp_path, monkeypatch):
@@ -211,11 +217,12 @@ def test_resume_loads_an_unwrapped_checkpoint_into_a_ddp_model(tmp_path, monkeyp
     from ignite.engine import Engine
     from ignite.handlers import Checkpoint, DiskSaver
 
-    from engines.experiment import _master_port, resume_from
+    from engines.experiment import resume_from
+    from engines.launch import master_port
 
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
     monkeypatch.delenv("MASTER_PORT", raising=False)
-    monkeypatch.setenv("MASTER_PORT", str(_master_port()))  # a free one
+    monkeypatch.setenv("MASTER_PORT", str(master_port()))  # a free one
     monkeypatch.setenv("LOCAL_RANK", "0")  # ignite would guess it from host names, with a warning
     dist.init_process_group("gloo", rank=0, world_size=1)
     try:
@@ -240,14 +247,14 @@ def test_resume_loads_an_unwrapped_checkpoint_into_a_ddp_model(tmp_path, monkeyp
 def test_a_user_error_in_a_spawned_rank_comes_back_as_one_line():
     from torch.multiprocessing import ProcessRaisedException
 
-    from engines.experiment import _user_error_from_child
+    from engines.launch import user_error_from_child
     from registry.errors import CheckpointError
 
     text = ("\n\n-- Process 1 terminated with the following error:\nTraceback (most recent call last):\n"
             '  File "x.py", line 1, in f\n    g()\n'
             "registry.errors.CheckpointError: run/last.pt does not fit this model; missing keys: a\n")
-    err = _user_error_from_child(ProcessRaisedException(text, 1, 1234))
+    err = user_error_from_child(ProcessRaisedException(text, 1, 1234))
     assert isinstance(err, CheckpointError)
     assert str(err) == "run/last.pt does not fit this model; missing keys: a (in training process 1)"
     other = ProcessRaisedException("...\nZeroDivisionError: division by zero\n", 0, 1)
-    assert _user_error_from_child(other) is other
+    assert user_error_from_child(other) is other

@@ -132,7 +132,7 @@ def test_export_never_overwrites_without_being_asked(fcn8s, tmp_path, capsys):
     target = tmp_path / "model.onnx"
     target.write_bytes(b"a user's file")
     code, _, err = export_tool(run, "--onnx", target, capsys=capsys)
-    assert code == 2 and f"{target}: output file exists" in err and "--overwrite" in err
+    assert code == 2 and f"--onnx {target}: exists" in err and "--overwrite" in err
     assert target.read_bytes() == b"a user's file"
     code, _, err = export_tool(run, "--onnx", target, "--overwrite", capsys=capsys)
     assert code == 0, err

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from registry.cli import main_guard
 from tests.helpers import DEMO, REPO
@@ -32,6 +33,7 @@ def make_run(folder: Path, recipe_path: Path = DEMO, overrides: tuple[str, ...] 
         for p in model.parameters():
             p.add_(0.1 * torch.randn_like(p))
     (folder / "checkpoints").mkdir(parents=True)
+    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
     torch.save({"model": model.state_dict(), "recipe": RecipeState(recipe).state_dict()},
                folder / "checkpoints" / "best_checkpoint_1_mIoU=0.5000.pt")
     return folder
@@ -131,24 +133,21 @@ def test_tiles_covering_the_image_write_the_whole_image_masks(seg_run, images, t
 
 
 def test_output_folder_rule(seg_run, images, tmp_path, capsys):
-    from engines.outputs import MARKER
-
-    code, _, err = predict_tool(seg_run, images, images, capsys=capsys)
-    assert code == 2 and "is the input folder" in err and "--overwrite" in err
-    assert not list(images.glob("*_mask.png"))
+    for out in (images, images / "preds"):  # the input folder, or inside it: never, even with --overwrite
+        code, _, err = predict_tool(seg_run, images, out, "--overwrite", capsys=capsys)
+        assert code == 2 and "is inside the input" in err
+    assert not list(images.rglob("*_mask.png")) and not (images / "preds").exists()
     users = tmp_path / "users"
     users.mkdir()
-    (users / "0000_mask.png").write_bytes(b"the user's own file")
+    (users / "notes.txt").write_text("the user's own file")
     code, _, err = predict_tool(seg_run, images, users, capsys=capsys)
-    assert code == 2 and "1 file(s) that predict did not write (0000_mask.png)" in err
-    assert (users / "0000_mask.png").read_bytes() == b"the user's own file"
+    assert code == 2 and "holds files this tool did not write (notes.txt)" in err and "--overwrite" in err
     out = tmp_path / "again"
     assert predict_tool(seg_run, images, out, capsys=capsys)[0] == 0
-    assert (out / MARKER).is_file()
-    assert predict_tool(seg_run, images, out, capsys=capsys)[0] == 0  # its own folder: refreshed
+    assert predict_tool(seg_run, images, out, capsys=capsys)[0] == 0  # its own masks: refreshed
     code, _, err = predict_tool(seg_run, images, users, "--overwrite", capsys=capsys)
     assert code == 0, err
-    assert (users / "0000_mask.png").read_bytes() != b"the user's own file"
+    assert (users / "notes.txt").read_text() == "the user's own file" and len(list(users.glob("*_mask.png"))) == 3
 
 
 def test_predict_refuses_a_classification_run(tmp_path, images, capsys):

@@ -15,11 +15,16 @@ from registry.recipe import (
     apply_overrides,
     deep_merge,
     dump_recipe,
+    dump_yaml,
     load_recipe,
     load_with_bases,
     load_yaml,
+    load_yaml_text,
     parse_override,
+    resolve_recipe_path,
+    shipped_recipes,
     validate,
+    write_yaml,
 )
 
 BASE = """
@@ -501,3 +506,233 @@ def test_replace_marker_in_an_override_is_harmless():
 
     out = apply_overrides({"optim": {"type": "sgd", "momentum": 0.9}}, ["optim={_replace_: true, type: adam, lr: 0.001}"])
     assert out["optim"] == {"type": "adam", "lr": 0.001}
+
+
+# -- the one YAML writer ---------------------------------------------------------------
+#: strings that YAML 1.1 (PyYAML), the YAML 1.1 spec or the YAML 1.2 core schema reads as
+#: something other than a string
+AMBIGUOUS = ["0097", "0010", "0107", "007", "08", "1e-3", "5E4", "1.5e3", ".5", "1.", "-2", "+3",
+             "0o17", "0x1F", "0b101", "1_000", "12:30", "yes", "No", "ON", "off", "y", "N", "true",
+             "False", "null", "Null", "~", "", ".inf", "-.Inf", ".nan", "2024-01-02"]
+
+
+@pytest.mark.parametrize("text", AMBIGUOUS)
+def test_writer_quotes_strings_any_reader_would_retype(text):
+    dumped = dump_yaml({"k": text, "ids": [text]})
+    values = [line.split(": ", 1)[1] if ": " in line else line.lstrip("- ")
+              for line in dumped.splitlines() if line not in ("ids:",)]
+    assert all(v[0] in "'\"" for v in values), dumped
+    assert load_yaml_text(dumped) == {"k": text, "ids": [text]}
+    assert yaml.safe_load(dumped) == {"k": text, "ids": [text]}  # a plain YAML 1.1 reader too
+
+
+@pytest.mark.parametrize("text", ["fcn8s", "1e3x", "mid", "data/demo_sat", "0010_mask.png", "yes please"])
+def test_writer_leaves_plain_strings_plain(text):
+    assert dump_yaml({"k": text}) == f"k: {text}\n"
+
+
+def test_writer_keeps_types_and_order():
+    obj = {"b": 1, "a": [0.001, 1e-5, True, None, 97, -1.5], "t": (1, 2), "s": {"z": "x", "y": 2}}
+    text = dump_yaml(obj)
+    assert text.splitlines()[0] == "b: 1" and "&" not in text
+    back = load_yaml_text(text)
+    assert back == {**obj, "t": [1, 2]} and list(back) == ["b", "a", "t", "s"]
+    assert type(back["a"][0]) is float and back["a"][2] is True and back["a"][3] is None
+
+
+def test_write_yaml_is_atomic_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / "r.yaml"
+    write_yaml({"a": "0097"}, path)
+    assert load_yaml_text(path.read_text()) == {"a": "0097"}
+
+    class Boom(Exception):
+        pass
+
+    def fail(*args):
+        raise Boom
+
+    monkeypatch.setattr("registry.recipe.yaml_io.os.replace", fail)
+    with pytest.raises(Boom):
+        write_yaml({"a": "new"}, path)
+    assert load_yaml_text(path.read_text()) == {"a": "0097"}  # the old file, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["r.yaml"]
+
+
+def test_dumped_recipe_keeps_mask_ids_strings(tmp_path):
+    r = load_recipe(write(tmp_path, "r.yaml", BASE + "handlers: {mask_snapshots: {ids: ['0097', '0010']}}\n"))
+    dump_recipe(r, tmp_path / "out.yaml")
+    text = (tmp_path / "out.yaml").read_text()
+    assert "- '0097'" in text and "- '0010'" in text
+    assert load_recipe(tmp_path / "out.yaml")["handlers"]["mask_snapshots"]["ids"] == ["0097", "0010"]
+
+
+def test_print_recipe_uses_the_writer():
+    from tests.helpers import DEMO, run_tool
+
+    out = run_tool("run", DEMO, "handlers.mask_snapshots.ids=['0097','0010']", "out.dir='1e-3'",
+                   "--print-recipe").stdout
+    assert "- '0097'" in out and "dir: '1e-3'" in out
+    assert load_yaml_text(out)["handlers"]["mask_snapshots"]["ids"] == ["0097", "0010"]
+
+
+# -- _delete_ and list indexes (mmengine / Hydra spellings) ----------------------------
+def test_delete_is_the_spelling_of_replace(tmp_path):
+    write(tmp_path, "base.yaml", BASE + "loss: {type: cross_entropy, weight: [1, 2], ignore_index: 255}\n")
+    child = write(tmp_path, "child.yaml", """
+        _base_: base.yaml
+        loss: {_delete_: true, type: focal, gamma: 2.0}
+        model:
+          head: {_delete_: false, dropout: 0.1}
+          backbone: {type: vgg16, extra: {_delete_: true, a: 1}}
+    """)
+    r = load_recipe(child)
+    assert r["loss"] == {"type": "focal", "gamma": 2.0}
+    assert r["model"]["head"] == {"type": "fcn32s", "num_classes": 7, "dropout": 0.1}  # false: merged
+    assert r["model"]["backbone"] == {"type": "vgg16", "pretrained": False, "extra": {"a": 1}}
+
+
+def test_no_marker_survives_at_any_depth():
+    merged = deep_merge({"a": {"x": 1}}, {"a": {"_delete_": True, "l": [{"_replace_": True, "b": {"_delete_": 1}}]}})
+    assert merged == {"a": {"l": [{"b": {}}]}}
+    out = apply_overrides({}, ["optim={_delete_: true, type: adam}"])
+    assert out["optim"] == {"type": "adam"}
+
+
+TRANSFORMS = {"data": {"train": {"transforms": [{"type": "HorizontalFlip", "p": 0.5},
+                                                {"type": "VerticalFlip", "p": 0.5}]}}}
+
+
+def test_list_index_overrides():
+    out = apply_overrides(TRANSFORMS, ["data.train.transforms.0.p=1.0", "data.train.transforms.-1.p=0.0"])
+    assert out["data"]["train"]["transforms"] == [{"type": "HorizontalFlip", "p": 1.0},
+                                                  {"type": "VerticalFlip", "p": 0.0}]
+    out = apply_overrides(TRANSFORMS, ["data.train.transforms.1={type: Transpose}"])
+    assert out["data"]["train"]["transforms"][1] == {"type": "Transpose"}
+    out = apply_overrides({"eval": {"miou_classes": [0, 1, 2]}}, ["eval.miou_classes.-1=5"])
+    assert out["eval"]["miou_classes"] == [0, 1, 5]
+    assert TRANSFORMS["data"]["train"]["transforms"][0]["p"] == 0.5  # input untouched
+
+
+@pytest.mark.parametrize(
+    "override, fragments",
+    [
+        ("data.train.transforms.2.p=1", ["data.train.transforms has 2 items", "index 2 is out of range",
+                                         "0..1 or -1 for the last"]),
+        ("data.train.transforms.-3.p=1", ["index -3 is out of range"]),
+        ("data.train.transforms.first.p=1", ["data.train.transforms is a list", "'first'"]),
+        ("data.train.0=1", ["data.train is a mapping, not a list", "0 is neither an index"]),
+        ("data.val.transforms.0.p=1", ["data.val.transforms is not set", "no items to index"]),
+        ("data.train.transforms.0.p.x=1", ["data.train.transforms.0.p is 0.5, not a section"]),
+    ],
+)
+def test_list_index_override_errors_name_the_override(override, fragments):
+    with pytest.raises(RecipeError) as info:
+        apply_overrides(TRANSFORMS, [override])
+    msg = str(info.value)
+    assert msg.startswith(f"override {override!r}: ") and "\n" not in msg
+    for f in fragments:
+        assert f in msg, msg
+
+
+def test_empty_list_index_error():
+    with pytest.raises(RecipeError, match="has 0 items; index 0 is out of range \\(none: the list is empty\\)"):
+        apply_overrides({"imports": []}, ["imports.0=x"])
+
+
+# -- ~ in paths ------------------------------------------------------------------------
+def _path_keys(node=SCHEMA, prefix=""):
+    for k, v in node.items():
+        if isinstance(v, dict):
+            yield from _path_keys(v, f"{prefix}{k}__")
+        elif v.path:
+            yield prefix + k
+
+
+def test_every_path_key_expands_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    keys = list(_path_keys())
+    assert {"data__root", "out__root", "out__dir", "resume"} <= set(keys)
+    for dotted in keys:
+        r = validate(minimal(**{dotted: "~/x/y"}))
+        node = r
+        for part in dotted.split("__"):
+            node = node[part]
+        assert node == f"{tmp_path}/x/y", dotted
+    r = validate(minimal(model__backbone={"type": "vgg16", "weights": "~/vgg16.pth", "name": "~keep"}))
+    assert r["model"]["backbone"] == {"type": "vgg16", "weights": f"{tmp_path}/vgg16.pth", "name": "~keep"}
+
+
+def test_home_expansion_leaves_other_values_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    r = validate(minimal(resume="auto", data__root="data/~x", out__name="~run", handlers__mask_snapshots__ids=["~1"]))
+    assert r["resume"] == "auto" and r["data"]["root"] == "data/~x"
+    assert r["out"]["name"] == "~run" and r["handlers"]["mask_snapshots"]["ids"] == ["~1"]
+
+
+def test_overrides_and_files_get_home_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = write(tmp_path, "r.yaml", BASE + "out: {root: ~/runs}\n")
+    r = load_recipe(path, ["data.root=~/sat", "model.backbone.weights=~/w.pth"])
+    assert r["out"]["root"] == f"{tmp_path}/runs" and r["data"]["root"] == f"{tmp_path}/sat"
+    assert r["model"]["backbone"]["weights"] == f"{tmp_path}/w.pth"
+
+
+def test_paths_expand_for_tools(tmp_path, monkeypatch):
+    from registry.paths import expand
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert expand("~/preds") == tmp_path / "preds"
+    assert expand(Path("rel/~x")) == Path("rel/~x")
+
+
+# -- recipes by name -------------------------------------------------------------------
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_recipes_are_found_through_the_recipes_package():
+    shipped = shipped_recipes()
+    assert shipped["seg_demo"] == REPO / "recipes" / "seg_demo.yaml"
+    assert {"cls_vgg16_digits", "seg_fcn8s_vgg16_sat"} <= set(shipped)
+    assert not any(name.startswith("_") for name in shipped)  # _base_ parts and __init__ are no recipes
+
+
+@pytest.mark.parametrize("name", ["seg_demo", "seg_demo.yaml"])
+def test_recipe_by_name(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing called seg_demo here
+    assert resolve_recipe_path(name) == REPO / "recipes" / "seg_demo.yaml"
+    r = load_recipe(name, ["train.epochs=1"])
+    assert r["out"]["name"] == "seg_demo" and r["train"]["epochs"] == 1
+    assert r["data"]["type"] == "synthetic_landcover"
+
+
+def test_an_existing_file_wins_over_a_shipped_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "seg_demo.yaml", BASE)
+    assert resolve_recipe_path("seg_demo.yaml") == Path("seg_demo.yaml")
+    assert load_recipe("seg_demo.yaml")["data"]["type"] == "toy_seg"
+
+
+def test_unknown_recipe_name_suggests_close_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RecipeError) as info:
+        resolve_recipe_path("seg_dem")
+    msg = str(info.value)
+    assert "recipe file not found: seg_dem" in msg and "did you mean 'seg_demo'" in msg and "\n" not in msg
+    with pytest.raises(RecipeError, match="shipped recipes: .*seg_demo"):
+        load_recipe("zzzz")
+
+
+def test_base_may_name_a_shipped_recipe(tmp_path):
+    child = write(tmp_path, "mine.yaml", "_base_: seg_demo\ntrain: {epochs: 2}\n")
+    r = load_recipe(child)
+    assert r["data"]["type"] == "synthetic_landcover" and r["train"]["epochs"] == 2
+    assert r["out"]["name"] == "mine"
+    # a shipped _base_ part by its path inside the package
+    part = write(tmp_path, "part.yaml", "_base_: _base_/seg_sat.yaml\n")
+    assert load_with_bases(part)["task"] == "segmentation"
+
+
+def test_relative_base_wins_over_a_shipped_one(tmp_path):
+    write(tmp_path, "seg_demo.yaml", BASE + "seed: 42\n")
+    child = write(tmp_path, "mine.yaml", "_base_: seg_demo.yaml\n")
+    assert load_recipe(child)["seed"] == 42

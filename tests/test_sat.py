@@ -187,3 +187,22 @@ def test_missing_file_after_build_names_it(tmp_path: Path) -> None:
     shutil.move(tmp_path / "0000_mask.png", tmp_path / "elsewhere.png")
     with pytest.raises(DataError, match=r"0000_mask\.png: mask file not found"):
         ds[0]
+
+
+def test_images_of_different_sizes_in_one_split_name_two_files(tmp_path: Path) -> None:
+    make_pair(tmp_path, "0000", size=(24, 32))
+    make_pair(tmp_path, "0001", size=(24, 32))
+    assert DlcvSat(tmp_path).check_same_size() == (32, 24)
+    make_pair(tmp_path, "0002", size=(20, 32))
+    with pytest.raises(DataError, match=r"images differ in size.*0000_sat\.jpg is 32x24 but 0002_sat\.jpg is 32x20"):
+        DlcvSat(tmp_path).check_same_size()
+
+
+def test_a_crop_larger_than_the_images_names_file_transform_and_sizes(tmp_path: Path) -> None:
+    make_pair(tmp_path / "train", "0000", size=(24, 32))
+    data = {"type": "dlcv_sat", "root": str(tmp_path), "train": {"transforms": [{"type": "RandomCrop", "height": 30,
+                                                                                "width": 30}]}}
+    ds = build_dataset(data, "train")
+    with pytest.raises(DataError, match=r"0000_sat\.jpg: data\.train\.transforms\[0\] \(RandomCrop\) crops 30x30 "
+                                        r"\(HxW\) but the image is 24x32"):
+        ds[0]

@@ -11,7 +11,7 @@ import torchvision
 from torch import nn
 
 from registry.cli import main_guard
-from registry.errors import RecipeError
+from registry.errors import RecipeError, UsageError
 from zoo.model import build_model
 from zoo.summary import summarize, summary_rows
 
@@ -130,12 +130,41 @@ def test_tool_recipe_default_input_and_tree(tool, tmp_path, capsys):
     assert "ConvTranspose2d-41           [-1, 2, 112, 80]" in capsys.readouterr().out
 
 
+def test_tool_run_directory_and_overrides(tool, tmp_path, capsys):
+    """A run directory's model at its input size, and key=value overrides after a recipe; no weights read."""
+    recipe = tmp_path / "fcn.yaml"
+    recipe.write_text(
+        "task: segmentation\ndata: {type: anything}\ntrain: {epochs: 1}\n"
+        "model:\n  backbone: {type: vgg16, width: 0.125, weights: /nowhere/vgg16.pth}\n"
+        "  head: {type: fcn32s, num_classes: 7, hidden: 16}\n  input_size: [3, 64, 48]\n"
+    )
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "recipe.yaml").write_text(recipe.read_text())  # a run that has not finished an epoch yet
+    assert main_guard(tool.main, [str(run)]) == 0
+    from_run = capsys.readouterr().out
+    assert "Conv2d-1            [-1, 8, 64, 48]" in from_run and from_run.startswith(DASH)
+    assert main_guard(tool.main, [str(recipe)]) == 0
+    assert capsys.readouterr().out == from_run  # the same table, run dir or recipe
+    # FCN8s adds the pool3/pool4 score layers: more rows, more parameters than FCN32s
+    assert main_guard(tool.main, [str(recipe), "--input", "3,32,32", "model.head.type=fcn8s",
+                                  "model.head.num_classes=3"]) == 0
+    fcn8s = capsys.readouterr().out
+    assert "[-1, 3, 32, 32]" in fcn8s and "[-1, 8, 64, 48]" not in fcn8s and fcn8s.count("Conv2d") > from_run.count("Conv2d")
+    assert main_guard(tool.main, [str(run), "model.head.type=fcn16s"]) == 0
+    assert "Conv2d-1            [-1, 8, 64, 48]" in capsys.readouterr().out
+    assert main_guard(tool.main, [str(recipe), "model.hed.type=fcn8s"]) == 2
+    assert "model.hed: unknown key" in capsys.readouterr().err
+    assert main_guard(tool.main, ["torchvision:vgg16", "model.head.type=fcn8s"]) == 2
+    assert "not torchvision:vgg16" in capsys.readouterr().err
+
+
 def test_tool_timm_and_errors(tool, capsys):
     assert main_guard(tool.main, ["timm:resnet18", "--input", "3,32,32"]) == 0
     assert "Total params: 11,689,512" in capsys.readouterr().out
     with pytest.raises(RecipeError, match="torchvision:vgg16"):
         tool.main(["torchvision:vgg16x"])
-    with pytest.raises(RecipeError, match="--input"):
+    with pytest.raises(UsageError, match="--input"):
         tool.main(["timm:resnet18", "--input", "3,abc"])
     assert main_guard(tool.main, ["not-a-model"]) == 2
     assert "error: MODEL 'not-a-model'" in capsys.readouterr().err

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from registry.errors import RecipeError
+from registry.errors import DataError, RecipeError
 from zoo.data.masks import decode_mask, encode_mask
-from zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_transforms, seed_worker
+from zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, apply_pipeline, build_transforms, seed_worker
 
 MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
 STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
@@ -49,11 +49,29 @@ def test_random_scale_crop_keeps_image_and_mask_aligned(seed: int) -> None:
     assert np.all(to_uint8(x)[~inside] <= 1)  # padding: black image, fill_mask in the mask
 
 
-def test_random_scale_crop_pads_masks_with_unknown_by_default() -> None:
+@pytest.mark.parametrize("fill", [6, 255])
+def test_random_scale_crop_pads_masks_with_the_builders_mask_fill(fill: int) -> None:
     torch.manual_seed(0)
-    pipe = build_transforms([{"type": "RandomScaleCrop", "size": 64, "scale": [0.5, 0.5]}])
+    pipe = build_transforms([{"type": "RandomScaleCrop", "size": 64, "scale": [0.5, 0.5]}], mask_fill=fill)
     _, y = pipe(np.zeros((64, 64, 3), np.uint8), np.ones((64, 64), np.uint8))
-    assert (y == 1).sum() == 32 * 32 and set(torch.unique(y).tolist()) == {1, 6}
+    assert (y == 1).sum() == 32 * 32 and set(torch.unique(y).tolist()) == {1, fill}
+
+
+def test_mask_fill_reaches_albumentations_transforms_but_not_an_explicit_fill_mask() -> None:
+    spec = [{"type": "PadIfNeeded", "min_height": 8, "min_width": 8},
+            {"type": "OneOf", "transforms": [{"type": "Rotate", "limit": 5, "fill_mask": 3}]}]
+    pipe = build_transforms(spec, mask_fill=255)
+    pad, one_of = pipe.compose.transforms[:2]
+    assert pad.fill_mask == 255 and one_of.transforms[0].fill_mask == 3
+    _, y = pipe(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8))
+    assert y.shape == (8, 8) and set(torch.unique(y).tolist()) == {0, 255}
+
+
+def test_land_cover_recipes_pad_with_unknown_and_foreign_ignore_pads_with_ignore() -> None:
+    from zoo.data import dataset_info
+
+    assert dataset_info({"type": "dlcv_sat", "args": {"ignore_index": 255}}).mask_fill == 6
+    assert dataset_info({"type": "dlcv_sat", "args": {"foreign": "ignore", "ignore_index": 250}}).mask_fill == 250
 
 
 def test_unknown_name_suggests_close_names_from_both_sources() -> None:
@@ -82,7 +100,7 @@ def test_output_types_full_resolution_and_normalisation() -> None:
     own = build_transforms([{"type": "Normalize", "mean": 0.5, "std": 0.5}])
     assert [type(t).__name__ for t in own.compose.transforms].count("Normalize") == 1
     assert float(own(image)[0].min()) == pytest.approx(-1.0)
-    nested = build_transforms([{"type": "OneOf", "transforms": [{"type": "HorizontalFlip"}, {"type": "VerticalFlip"}]}])
+    nested = build_transforms([{"type": "OneOf", "p": 1.0, "transforms": [{"type": "HorizontalFlip"}, {"type": "VerticalFlip"}]}])
     assert nested(image, mask)[0].shape == (3, 37, 53)
 
 
@@ -127,3 +145,29 @@ def test_workers_reproducible_and_not_copies_of_each_other() -> None:
     # worker 0 serves items 0, 2, 4.. and worker 1 items 1, 3, 5..: their draws must differ
     assert not torch.equal(a[0], a[1]) and not torch.equal(a[2], a[3])
     assert len({p.numpy().tobytes() for p in a}) > 4
+
+
+@pytest.mark.parametrize("spec, index, name", [
+    ([{"type": "HorizontalFlip"}, {"type": "RandomCrop", "height": 600, "width": 600}], 1, "RandomCrop"),
+    ([{"type": "OneOf", "p": 1.0, "transforms": [{"type": "CenterCrop", "height": 40, "width": 600}]}], "0].transforms[0",
+     "CenterCrop"),
+])
+def test_a_crop_larger_than_the_image_is_a_data_error_naming_transform_and_sizes(spec, index, name) -> None:
+    pipe = build_transforms(spec, where="data.train.transforms")
+    image, mask = np.zeros((512, 512, 3), np.uint8), np.zeros((512, 512), np.uint8)
+    with pytest.raises(DataError) as e:
+        apply_pipeline(pipe, image, mask, source="x/0001_sat.jpg")
+    msg = str(e.value)
+    assert msg.startswith(f"x/0001_sat.jpg: data.train.transforms[{index}] ({name}) crops ")
+    assert "600" in msg and "the image is 512x512" in msg and "\n" not in msg
+
+
+def test_apply_pipeline_passes_other_errors_through_unchanged() -> None:
+    def broken(image, mask=None):
+        raise ZeroDivisionError("boom")
+
+    with pytest.raises(ZeroDivisionError):
+        apply_pipeline(broken, np.zeros((4, 4, 3), np.uint8))
+    pipe = build_transforms([{"type": "RandomCrop", "height": 600, "width": 600, "pad_if_needed": True}])
+    x, y = apply_pipeline(pipe, np.zeros((512, 512, 3), np.uint8), np.zeros((512, 512), np.uint8))
+    assert x.shape == (3, 600, 600)

@@ -9,8 +9,12 @@ Examples:
 Prints a table with one row per epoch and one column per run
 (| epoch | FCN32s mIoU | FCN16s mIoU |), then the final value, the best value and the
 epoch of the best, and writes it as compare.md next to compare.png (one line per run,
-x = epoch, the best epoch starred) in --out (default: the current folder). Columns are
-labelled by each run's head (FCN32s, FCN16s, ...) unless --labels is given.
+x = epoch, the best epoch starred) in --out (default: compare/). The runs must be of one
+task and pick their best checkpoint by one metric (each recipe's eval.metric; a loss is
+better when lower), unless --metric names a column to compare them on. Columns are
+labelled by each run's head (FCN32s, FCN16s, ...) unless --labels is given. --out must be
+new, empty or hold only an earlier compare.md/compare.png (--overwrite: write there anyway),
+and never a run directory.
 """
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the packages are beside tools/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
 
@@ -28,29 +33,21 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = tool_parser("tools/compare.py", __doc__)
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories written by tools/run.py")
     p.add_argument("--metric", default=None,
-                   help="history column to compare, e.g. val/mIoU (default), val/accuracy, train/loss; "
-                        "'mIoU' means val/mIoU")
+                   help="history column to compare, e.g. val/pixel_acc, train/loss ('mIoU' means val/mIoU); "
+                        "default: the runs' own metric")
     p.add_argument("--labels", default=None, help="comma-separated column labels, one per run (e.g. FCN32s,FCN16s)")
-    p.add_argument("--out", default=".", help="folder for compare.md and compare.png (default: current folder)")
+    p.add_argument("--out", default="compare", help="folder for compare.md and compare.png (default: compare)")
+    p.add_argument("--overwrite", action="store_true", help="write into --out even if it holds other files")
     return p.parse_args(list(argv))
 
 
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
-    from engines.reports import comparison_table, load_run, plot_comparison, resolve_metric, run_labels, short_metric
+    from engines.reports import write_comparison
 
-    runs = [load_run(p) for p in args.runs]
-    labels = run_labels(runs, args.labels)
-    metric = resolve_metric(args.metric, runs)
-    table = comparison_table(runs, labels, metric)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    sources = "\n".join(f"- {lab}: `{run.path}`" for lab, run in zip(labels, runs))
-    md = f"## {short_metric(metric)} by epoch\n\n{table.markdown()}\n\nRuns:\n{sources}\n\n![{metric}](compare.png)\n"
-    (out / "compare.md").write_text(md, encoding="utf-8")
-    plot_comparison(runs, labels, metric, out / "compare.png")
+    table, md_path, png_path = write_comparison(args.runs, args.out, args.labels, args.metric, args.overwrite)
     print(table.markdown())
-    print(f"\nwrote {out / 'compare.md'} and {out / 'compare.png'}")
+    print(f"\nwrote {md_path} and {png_path}")
     return 0
 
 

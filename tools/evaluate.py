@@ -13,8 +13,9 @@ accumulated over all pixels of all masks; IoU = TP / (TP + FP + FN) per class an
 the mean over --classes (default 0-5: Unknown is left out of the mean, but its pixels
 still count as false positives/negatives of the other classes). A colour that is no
 class (e.g. red) counts as Unknown with a warning, like the course's 2020 script;
---strict makes it an error. Predictions that decode to almost nothing but Unknown (masks
-in another encoding, e.g. class indices as grey values) are scored, with a warning.
+--strict makes it an error. Masks may also be class-index PNGs (grey or palette, values
+0-6). Predictions that decode to almost nothing but Unknown (masks of another dataset or
+encoding) are scored, with a warning.
 """
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the packages are beside tools/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
-from registry.errors import RecipeError  # noqa: E402
+from registry.errors import UsageError  # noqa: E402
 
 
 def parse_classes(text: str) -> list[int]:
@@ -35,7 +37,7 @@ def parse_classes(text: str) -> list[int]:
     except ValueError:
         classes = []
     if not classes or any(not 0 <= c <= 6 for c in classes) or len(set(classes)) != len(classes):
-        raise RecipeError(f"--classes {text!r}: expected distinct class ids 0-6 separated by commas, e.g. 0,1,2,3,4,5")
+        raise UsageError(f"--classes {text!r}: expected distinct class ids 0-6 separated by commas, e.g. 0,1,2,3,4,5")
     return classes
 
 
@@ -53,9 +55,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def format_table(result: dict, classes: Sequence[int]) -> str:
-    from engines.inference import dataset_facts
+    from engines.inference import dataset_info
 
-    names = dataset_facts().classes
+    names = dataset_info().classes
     lines = [f"{'class':<22} {'IoU':>8}", "-" * 31]
     for c, name in enumerate(names):
         v = result["iou"][c]
@@ -70,15 +72,15 @@ def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     classes = parse_classes(args.classes)
     if args.batch_size < 1:
-        raise RecipeError(f"--batch-size {args.batch_size}: expected a positive integer")
+        raise UsageError(f"--batch-size {args.batch_size}: expected a positive integer")
     import json
     import math
     import warnings
 
-    from engines.inference import dataset_facts, evaluate_folders
+    from engines.inference import dataset_info, evaluate_folders
     from zoo.data import ForeignColourWarning
 
-    names = dataset_facts().classes
+    names = dataset_info().classes
 
     def show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
         text = str(message).split(" (use foreign=")[0]  # the codec's hint names recipe options

@@ -1,11 +1,14 @@
-"""Write the synthetic land-cover demo set in the course layout.
+"""Write a generated demo set: satellite land cover in the course layout, or shapes in VOC's.
 
     python tools/make_demo_data.py data/landcover --n 40 --size 256 --seed 0
+    python tools/make_demo_data.py data/voc_shapes --layout voc --n 40 --size 64 --classes 4
 
-OUT gets train/ and validation/ with NNNN_sat.jpg + NNNN_mask.png pairs and a manifest;
-point a recipe's data.root at it with type dlcv_sat (or use type synthetic_landcover,
-which generates the same files itself). Running it again with the same parameters
-leaves OUT as it is.
+With --layout sat (the default) OUT gets train/ and validation/ with NNNN_sat.jpg +
+NNNN_mask.png pairs and a manifest; point a recipe's data.root at it with type dlcv_sat
+(or use type synthetic_landcover, which generates the same files itself). Running it
+again with the same parameters leaves OUT as it is. With --layout voc OUT gets
+JPEGImages/, SegmentationClass/ (palette PNGs, 255 around objects) and
+ImageSets/Segmentation/{train,val}.txt, for type voc with data.args.classes of that many names.
 """
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the packages are beside tools/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from registry.cli import main_guard  # noqa: E402
 
@@ -23,16 +27,28 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", type=Path, help="folder to write (created; an existing generated set is replaced)")
-    p.add_argument("--n", type=int, default=40, help="number of tiles (default 40)")
-    p.add_argument("--size", type=int, default=256, help="tile side in pixels (default 256)")
+    p.add_argument("--layout", choices=("sat", "voc"), default="sat",
+                   help="sat: the course's land-cover tiles (default); voc: shapes in Pascal VOC's layout")
+    p.add_argument("--n", type=int, default=40, help="number of images (default 40)")
+    p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes (default 0)")
     p.add_argument("--val-fraction", type=float, default=0.25,
-                   help="share of tiles in validation/ (default 0.25; id 0010 is always there when it exists)")
+                   help="share of images for validation (default 0.25; sat: id 0010 is always there when it exists)")
+    p.add_argument("--classes", type=int, default=4, help="voc: number of classes, background included (default 4)")
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
+    if args.layout == "voc":
+        from zoo.data.synthetic_voc import make_voc_like
+
+        n_val = max(1, round(args.n * args.val_fraction))
+        make_voc_like(args.out, n_train=args.n - n_val, n_val=n_val, size=args.size, classes=args.classes,
+                      seed=args.seed)
+        print(f"wrote {args.out} (voc layout): {args.n - n_val} train + {n_val} val images of "
+              f"{args.size}x{args.size}, {args.classes} classes")
+        return 0
     from tqdm import tqdm
 
     from zoo.data.synthetic import ensure_landcover, validation_ids

@@ -24,10 +24,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the packages are beside tools/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
-from registry.errors import RecipeError  # noqa: E402
+from registry.errors import UsageError  # noqa: E402
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -68,16 +69,14 @@ def main(argv: Sequence[str]) -> int:
                                ("--tile", args.tile, 1), ("--overlap", args.overlap, 0),
                                ("--tile-above", args.tile_above, 0)):
         if value is not None and value < least:
-            raise RecipeError(f"{flag} {value}: expected {'a positive integer' if least else '0 or more'}")
+            raise UsageError(f"{flag} {value}: expected {'a positive integer' if least else '0 or more'}")
     if args.tile is not None and args.overlap is not None and args.overlap >= args.tile:
-        raise RecipeError(f"--overlap {args.overlap}: expected less than --tile ({args.tile})")
+        raise UsageError(f"--overlap {args.overlap}: expected less than --tile ({args.tile})")
 
-    from engines.inference import SlideSettings, dataset_facts, load_predictor, predict_folder
-    from engines.outputs import check_output_dir
+    from engines.inference import SlideSettings, load_predictor, predict_folder
+    from engines.inference.layout import images
 
-    # wrong folders fail before the model loads
-    dataset_facts().images(args.input_dir)
-    check_output_dir(Path(args.output_dir), [Path(args.input_dir)], args.overwrite, "predict")
+    images(None, args.input_dir)  # a wrong or empty folder fails before the model loads
     predictor = load_predictor(args.checkpoint, args.device, last=args.last, tta=args.tta)
     slide = SlideSettings.from_recipe(predictor.recipe, tile=args.tile, overlap=args.overlap,
                                       above=args.tile_above, blend=args.blend)

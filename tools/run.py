@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the packages are beside tools/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
 
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="recipe overrides, values parsed as YAML (train.epochs=3, model.head.type=fcn8s, resume=auto)")
     p.add_argument("--list", action="store_true", help="print the registered backbones, heads, losses, datasets, ...")
+    p.add_argument("--list-recipes", action="store_true", help="print the recipes shipped with the package, by name")
     p.add_argument("--print-recipe", action="store_true", help="print the resolved recipe and exit without training")
     p.add_argument("--debug", action="store_true", help="show tracebacks of user errors")
     return p
@@ -33,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def list_registries() -> None:
     import zoo  # noqa: F401  (fills the registries)
-    from engines import optim  # noqa: F401
+    from engines import handlers, optim  # noqa: F401
     from registry import REGISTRIES
     from registry.plugins import load_entry_point_plugins
 
@@ -46,6 +48,13 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.list:
         list_registries()
+        return 0
+    if args.list_recipes:
+        from registry.recipe.shipped import recipe_descriptions
+
+        recipes = recipe_descriptions()
+        width = max((len(r) for r in recipes), default=0) + 2
+        print("\n".join(f"{name:<{width}}{desc}".rstrip() for name, desc in recipes.items()))
         return 0
     if not args.recipe:
         build_parser().error("a recipe file is required (or --list); see --help")
@@ -62,13 +71,14 @@ def main(argv: Sequence[str]) -> int:
 
     recipe = load_recipe(args.recipe, args.overrides)
     if args.print_recipe:
-        import yaml
+        from registry.recipe import dump_yaml
 
-        print(yaml.safe_dump(recipe, sort_keys=False), end="")
+        print(dump_yaml(recipe), end="")
         return 0
-    from engines.experiment import run_experiment
+    from engines.launch import run_experiment
+    from registry.recipe import resolve_recipe_path
 
-    run_dir = run_experiment(recipe, search_dir=Path(args.recipe).resolve().parent)
+    run_dir = run_experiment(recipe, search_dir=resolve_recipe_path(args.recipe).resolve().parent)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, every rank returns here
         print(f"run directory: {run_dir}")
     return 0

@@ -22,10 +22,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a script from a checkout: the packages are beside tools/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
-from registry.errors import RecipeError  # noqa: E402
+from registry.errors import UsageError  # noqa: E402
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -57,18 +58,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     if not args.run_dir and not args.checkpoint:
-        raise RecipeError("expected RUN_DIR, or --checkpoint C (with --recipe R for the data); see --help")
+        raise UsageError("expected RUN_DIR, or --checkpoint C (with --recipe R for the data); see --help")
     if args.perplexity <= 0:
-        raise RecipeError(f"--perplexity {args.perplexity}: expected a positive number")
+        raise UsageError(f"--perplexity {args.perplexity}: expected a positive number")
     if args.pca < 0:
-        raise RecipeError(f"--pca {args.pca}: expected 0 (none) or a positive number of dimensions")
+        raise UsageError(f"--pca {args.pca}: expected 0 (none) or a positive number of dimensions")
     if args.batch_size is not None and args.batch_size < 1:
-        raise RecipeError(f"--batch-size {args.batch_size}: expected a positive integer")
+        raise UsageError(f"--batch-size {args.batch_size}: expected a positive integer")
     if args.threads is not None and args.threads < 1:
-        raise RecipeError(f"--threads {args.threads}: expected a positive integer")
+        raise UsageError(f"--threads {args.threads}: expected a positive integer")
     bad = [o for o in args.overrides if not o.startswith("data.")]
     if bad:
-        raise RecipeError(f"override(s) {', '.join(bad)}: only data.* keys can be overridden here (e.g. data.root=...)")
+        raise UsageError(f"override(s) {', '.join(bad)}: only data.* keys can be overridden here (e.g. data.root=...)")
 
     import numpy as np
     import torch

@@ -1,7 +1,21 @@
-"""Small ignite handlers, each with one job, attached to trainer/evaluator events."""
-from engines.handlers.history import History
-from engines.handlers.mask_snapshots import MaskSnapshots, resolve_epochs
-from engines.handlers.nan_guard import NanGuard
-from engines.handlers.tensorboard import TensorBoard
+"""Handlers, each with one job, built by name from a recipe's ``handlers:`` section.
 
-__all__ = ["History", "MaskSnapshots", "NanGuard", "TensorBoard", "resolve_epochs"]
+Importing this package registers the built-in ones in ``registry.HANDLERS``; a user's
+handler is a class registered the same way in a module named in the recipe's ``imports:``.
+A handler has ``attach(run: engines.events.RunContext)`` and reads only the state that
+``engines.events`` documents. ``rank_zero_only = False`` lets it run on every process.
+"""
+from engines.handlers import (  # noqa: F401  (registers)
+    checkpoint,
+    console,
+    early_stopping,
+    history,
+    mask_snapshots,
+    nan_guard,
+    progress,
+    tensorboard,
+)
+from engines.handlers.mask_snapshots import resolve_epochs
+from engines.handlers.wiring import attach_handlers, check_handlers
+
+__all__ = ["attach_handlers", "check_handlers", "resolve_epochs"]

@@ -1,13 +1,15 @@
 """Predicted masks of chosen validation images at chosen epochs, and one grid figure.
 
-The report's "how the masks evolve" figure: for ids (default 0010, 0097, 0107) and epochs
-(default first / middle / last) each prediction is saved as a palette PNG
-``masks/epoch_<E>/<id>_mask.png`` (the course's format, readable by its evaluation), and at
-the end ``masks/grid.png`` shows rows = images, columns = image, epochs..., ground truth.
-The grid is drawn from the PNGs on disk, so a resumed run's figure still has every epoch.
+The report's "how the masks evolve" figure: for ids (default: the dataset's own
+``snapshot_ids``) and epochs (default first / middle / last) each
+prediction is saved as a palette PNG ``masks/epoch_<E>/<id>_mask.png`` (the format the
+dataset's own evaluation reads), and at the end ``masks/grid.png`` shows rows = images,
+columns = image, epochs..., ground truth, with a colour legend and each prediction's mIoU.
+The grid is drawn from the files on disk, so a resumed run's figure still has every epoch.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 from pathlib import Path
@@ -18,10 +20,13 @@ import torch
 from ignite.engine import Engine, Events
 
 from engines.evaluator import predict_logits
-from engines.trainer import StepConfig
+from engines.events import RunContext, RunEvents
+from engines.metrics import confusion_from_ids, miou_from_confusion
+from registry import HANDLERS
 from registry.errors import RecipeError
 
 log = logging.getLogger("engines")
+SCORES_FILE = "scores.json"
 
 
 def resolve_epochs(spec: Sequence[Any], max_epochs: int) -> list[int]:
@@ -44,90 +49,119 @@ def resolve_epochs(spec: Sequence[Any], max_epochs: int) -> list[int]:
     return sorted(out)
 
 
+def beyond(spec: Sequence[Any], max_epochs: int) -> list[int]:
+    """The epoch numbers of ``spec`` a run of ``max_epochs`` never reaches."""
+    return [e for e in spec if isinstance(e, int) and not isinstance(e, bool) and e > max_epochs]
+
+
+@HANDLERS.register("mask_snapshots")
 class MaskSnapshots:
     """Saves predicted masks for ``ids`` at ``epochs`` and draws ``masks/grid.png`` at the end."""
 
-    def __init__(self, dataset: Any, ids: Sequence[str], epochs: Sequence[Any], model: torch.nn.Module,
-                 step_cfg: StepConfig, out_dir: str | Path, tensorboard: Any | None = None) -> None:
-        self.dataset = dataset
-        self.model = model
-        self.step_cfg = step_cfg
-        self.out_dir = Path(out_dir)
-        self.epoch_spec = list(epochs)
-        self.tensorboard = tensorboard
-        not_str = [i for i in ids if not isinstance(i, str)]
+    def __init__(self, ids: Sequence[str] | None = None, epochs: Sequence[Any] = (1, "mid", "last")) -> None:
+        not_str = [i for i in ids or [] if not isinstance(i, str)]
         if not_str:
             raise RecipeError(
                 f"handlers.mask_snapshots.ids: expected quoted file ids such as \"0010\", got {not_str} "
-                "(unquoted, YAML reads 0010 as the octal number 8)"
+                "(unquoted, YAML reads a leading-zero id such as 0010 as the octal number 8)"
             )
-        known = set(dataset.ids)
-        missing = [i for i in ids if str(i) not in known]
-        if missing:
-            log.warning("mask snapshots: validation ids %s not found in the validation split; skipped", missing)
-        self.ids = [str(i) for i in ids if str(i) in known]
+        self.wanted = None if ids is None else list(ids)
+        self.epoch_spec = list(epochs)
         self.epochs: list[int] = []
 
-    def attach(self, trainer: Engine) -> None:
-        trainer.add_event_handler(Events.STARTED, self._resolve)
-        trainer.add_event_handler(Events.EPOCH_COMPLETED, self._maybe_snapshot)
-        trainer.add_event_handler(Events.COMPLETED, self.draw_grid)
+    def attach(self, run: RunContext) -> None:
+        if run.recipe["task"] != "segmentation":
+            return
+        resolve_epochs(self.epoch_spec, run.recipe["train"]["epochs"])  # a bad entry fails now
+        late = beyond(self.epoch_spec, run.recipe["train"]["epochs"])
+        if late:
+            log.warning("handlers.mask_snapshots.epochs: %s beyond train.epochs=%d; no masks are saved at %s",
+                        late, run.recipe["train"]["epochs"], "them" if len(late) > 1 else "it")
+        self.run, self.dataset, self.info = run, run.val_ds, run.dataset_info
+        self.out_dir = run.run_dir.masks_dir
+        wanted = self.wanted if self.wanted is not None else list(self.info.snapshot_ids)
+        known = set(self.dataset.ids)
+        missing = [i for i in wanted if str(i) not in known]
+        if missing:
+            log.warning("mask snapshots: validation ids %s not found in the validation split; skipped", missing)
+        self.ids = [str(i) for i in wanted if str(i) in known]
+        if not self.ids or not self.epoch_spec:
+            return
+        run.trainer.add_event_handler(Events.STARTED, self._resolve)
+        run.trainer.add_event_handler(RunEvents.EPOCH_SUMMARY, self._maybe_snapshot)
+        run.trainer.add_event_handler(Events.COMPLETED, self.draw_grid)
 
     def _resolve(self, engine: Engine) -> None:
         self.epochs = resolve_epochs(self.epoch_spec, engine.state.max_epochs)
 
     def _maybe_snapshot(self, engine: Engine) -> None:
-        if engine.state.epoch in self.epochs and self.ids:
-            self.snapshot(engine.state.epoch)
+        if engine.state.epoch in self.epochs:
+            engine.state.saved_masks = self.snapshot(engine.state.epoch)
+            engine.fire_event(RunEvents.MASKS_SAVED)
 
-    def snapshot(self, epoch: int) -> None:
-        from zoo.data.masks import colorize, write_mask
-
+    def snapshot(self, epoch: int) -> dict[str, np.ndarray]:
+        """Write this epoch's masks and their mIoU; returns id -> colour mask."""
         folder = self.out_dir / f"epoch_{epoch}"
         folder.mkdir(parents=True, exist_ok=True)
-        images = [self.dataset[self.dataset.index_of(id_)][0] for id_ in self.ids]
-        device = self.step_cfg.device
+        samples = [self.dataset[self.dataset.index_of(id_)] for id_ in self.ids]
+        cfg = self.run.step_cfg
+        images = [x for x, _ in samples]
         if len({tuple(x.shape) for x in images}) == 1:  # one forward: the weights are cast once, not per image
-            logits = predict_logits(self.model, torch.stack(images).to(device), self.step_cfg)
-            preds = list(logits.argmax(1).cpu().numpy())
+            preds = list(predict_logits(self.run.model, torch.stack(images).to(cfg.device), cfg).argmax(1).cpu().numpy())
         else:
-            preds = [predict_logits(self.model, x.unsqueeze(0).to(device), self.step_cfg).argmax(1)[0].cpu().numpy()
+            preds = [predict_logits(self.run.model, x.unsqueeze(0).to(cfg.device), cfg).argmax(1)[0].cpu().numpy()
                      for x in images]
-        for id_, ids in zip(self.ids, preds):
-            write_mask(folder / f"{id_}_mask.png", ids)
-            if self.tensorboard is not None:
-                self.tensorboard.add_image(f"masks/{id_}", colorize(ids), epoch)
+        classes = self.run.recipe["eval"]["miou_classes"]
+        classes = list(self.info.eval_classes) if classes is None else classes
+        scores, colours = {}, {}
+        for id_, pred, (_, truth) in zip(self.ids, preds, samples):
+            self.info.write_mask(folder / self.info.layout.mask_name(id_), pred)
+            miou = miou_from_confusion(confusion_from_ids(pred, truth, len(self.info.classes)), classes)
+            scores[id_] = None if math.isnan(miou) else miou
+            colours[id_] = self.info.colorize(pred)
+        (folder / SCORES_FILE).write_text(json.dumps(scores))
+        return colours
 
     def draw_grid(self, engine: Engine | None = None) -> Path | None:
         """``masks/grid.png``: one row per image; columns image, each saved epoch, truth."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from zoo.data.masks import colorize, read_mask
-
         epochs = sorted(int(p.name.split("_")[1]) for p in self.out_dir.glob("epoch_*") if p.is_dir())
         if not self.ids or not epochs:
             return None
-        cols = 2 + len(epochs)
-        fig, axes = plt.subplots(len(self.ids), cols, figsize=(2.6 * cols, 2.6 * len(self.ids)), squeeze=False)
-        for r, id_ in enumerate(self.ids):
+        rows = []
+        for id_ in self.ids:
             idx = self.dataset.index_of(id_)
-            panels = [(self.dataset.read_image(idx), f"{id_} image")]
+            cells = [(self.dataset.read_image(idx), f"{id_} image")]
             for e in epochs:
-                p = self.out_dir / f"epoch_{e}" / f"{id_}_mask.png"
-                panels.append((colorize(read_mask(p)) if p.is_file() else None, f"epoch {e}"))
-            panels.append((colorize(self.dataset.read_mask(idx)), "ground truth"))
-            for c, (img, title) in enumerate(panels):
-                ax = axes[r][c]
-                if img is not None:
-                    ax.imshow(img)
-                ax.set_title(title, fontsize=9)
-                ax.set_xticks([])
-                ax.set_yticks([])  # keep the frame: an all-white (Barren) mask still shows
-        fig.tight_layout()
-        path = self.out_dir / "grid.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return path
+                p = self.out_dir / f"epoch_{e}" / self.info.layout.mask_name(id_)
+                scores_path = p.parent / SCORES_FILE
+                score = json.loads(scores_path.read_text()).get(id_) if scores_path.is_file() else None
+                title = f"epoch {e}" + (f"  mIoU {score:.2f}" if score is not None else "")
+                cells.append((self.info.colorize(self.info.read_mask(p)) if p.is_file() else None, title))
+            cells.append((self.info.colorize(self.dataset.read_mask(idx)), "ground truth"))
+            rows.append(cells)
+        return draw_mask_grid(rows, self.info, self.out_dir / "grid.png")
+
+
+def draw_mask_grid(rows: list[list[tuple[np.ndarray | None, str]]], info: Any, path: Path) -> Path:
+    """Rows of (image, title) cells, with a legend of the dataset's class colours."""
+    from matplotlib.patches import Patch
+
+    from engines.reports.figures import pyplot, save_figure
+
+    plt = pyplot()
+
+    cols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(2.6 * cols, 2.6 * len(rows) + 0.6), squeeze=False)
+    for r, cells in enumerate(rows):
+        for c in range(cols):
+            ax = axes[r][c]
+            img, title = cells[c] if c < len(cells) else (None, "")
+            if img is not None:
+                ax.imshow(img)
+            ax.set_title(title, fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])  # keep the frame: an all-white mask still shows
+    handles = [Patch(facecolor=np.asarray(rgb) / 255.0, edgecolor="black", linewidth=0.5, label=name)
+               for name, rgb in zip(info.classes, info.palette)]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=8, frameon=False)
+    return save_figure(fig, path, rect=(0, 0.6 / (2.6 * len(rows) + 0.6) + 0.02, 1, 1))

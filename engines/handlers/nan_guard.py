@@ -5,19 +5,25 @@ import math
 
 from ignite.engine import Engine, Events
 
+from engines.events import RunContext
+from registry import HANDLERS
 from registry.errors import RunError
 
 
+@HANDLERS.register("nan_guard")
 class NanGuard:
     """Raise ``RunError`` naming the epoch and iteration when the loss is NaN/inf.
 
-    Attached first on ITERATION_COMPLETED, so a bad step never reaches a checkpoint and
-    the last good checkpoint stays the newest on disk (ignite's TerminateOnNan would end the
-    run quietly and let end-of-run handlers save the broken weights).
+    On ITERATION_COMPLETED, so a bad step never reaches a checkpoint (written at epoch
+    ends) and the last good checkpoint stays the newest on disk; ignite's TerminateOnNan
+    would end the run quietly and let end-of-run handlers save the broken weights.
+    Every rank checks its own loss.
     """
 
-    def attach(self, trainer: Engine) -> None:
-        trainer.add_event_handler(Events.ITERATION_COMPLETED, self)
+    rank_zero_only = False
+
+    def attach(self, run: RunContext) -> None:
+        run.trainer.add_event_handler(Events.ITERATION_COMPLETED, self)
 
     def __call__(self, engine: Engine) -> None:
         loss = engine.state.output

@@ -9,7 +9,7 @@
 * ``layout``: what inference asks of the run's dataset (classes, colours, file names, codec)
 """
 from engines.inference.features import Features, extract_features
-from engines.inference.layout import DatasetFacts, dataset_facts
+from engines.inference.layout import dataset_info
 from engines.inference.loading import (
     Predictor,
     eval_pipeline,
@@ -26,7 +26,7 @@ from engines.inference.scoring import MostlyUnknownWarning, evaluate_folders, ma
 from engines.inference.sliding_window import sliding_window_logits, window_weights
 
 __all__ = [
-    "Features", "extract_features", "DatasetFacts", "dataset_facts", "Predictor", "eval_pipeline", "load_predictor",
+    "Features", "extract_features", "dataset_info", "Predictor", "eval_pipeline", "load_predictor",
     "load_trained", "make_step_fn", "normalization", "use_bf16_weights", "val_batch_size", "with_flip",
     "PredictResult", "SlideSettings", "predict_folder", "predict_logits_auto", "MostlyUnknownWarning",
     "evaluate_folders", "match_mask_folders", "sliding_window_logits", "window_weights",

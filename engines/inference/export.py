@@ -46,11 +46,15 @@ class ExportResult:
 
 
 def _class_facts(recipe: dict[str, Any], num_classes: int) -> tuple[list[str], list | None]:
-    from engines.inference.layout import dataset_facts
+    from engines.inference.layout import dataset_info
+    from registry.errors import UserError
 
-    if recipe.get("task") == "segmentation":
-        facts = dataset_facts(recipe.get("data"))
-        return list(facts.classes), [list(c) for c in facts.palette]
+    try:  # a classification dataset may need its folder for the class names
+        info = dataset_info(recipe.get("data"))
+        if info.num_classes == num_classes:
+            return list(info.classes), [list(c) for c in info.palette] if info.palette else None
+    except UserError:
+        pass
     names = (recipe.get("data", {}).get("args") or {}).get("classes")
     if isinstance(names, list) and len(names) == num_classes:
         return [str(n) for n in names], None
@@ -127,7 +131,7 @@ def export_onnx(path: str | os.PathLike, out: str | os.PathLike, last: bool = Fa
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise CheckpointError(f"{out}: expected a file name ending in .onnx")
-    out = check_output_file(out, [Path(path)], overwrite)
+    out = check_output_file(out, [Path(path)], overwrite, flag="--onnx")
     model, recipe, _, ckpt = load_trained(path, "cpu", last=last)
     model = model.float().to(memory_format=torch.contiguous_format).eval()
     x = _example(recipe)

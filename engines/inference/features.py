@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engines.trainer import StepConfig
+from engines.step import StepConfig
 from registry.errors import DataError, RunError
 
 
@@ -30,7 +30,7 @@ def extract_features(model: torch.nn.Module, loader: Any, step_cfg: StepConfig, 
     from tqdm import tqdm
 
     from engines.runtime import autocast
-    from engines.trainer import to_device
+    from engines.step import to_device
 
     model.eval()
     feats, logits, labels = [], [], []

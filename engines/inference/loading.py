@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from engines.trainer import StepConfig
+from engines.step import StepConfig
 from registry.errors import CheckpointError, RecipeError
 
 StepFn = Callable[[torch.Tensor], torch.Tensor]
@@ -30,7 +30,8 @@ def load_trained(path: str | os.PathLike, device: str | None = None, last: bool 
     overrides the recipe's ``train.device``; autocast and ``channels_last`` follow the
     recipe, exactly as its validation ran.
     """
-    from engines.checkpoint import latest_checkpoint, load_model, resolve_checkpoint
+    from engines.checkpoint import load_model, resolve_checkpoint
+    from engines.run_dir import RunDir
     from engines.runtime import resolve_amp, resolve_device
 
     path = Path(path)
@@ -38,7 +39,7 @@ def load_trained(path: str | os.PathLike, device: str | None = None, last: bool 
         raise CheckpointError(f"{path}: not found; expected a run directory (holding checkpoints/*.pt) "
                               "or a checkpoint .pt file")
     if path.is_dir() and last:
-        ckpt = latest_checkpoint(path)
+        ckpt = RunDir.open(path).last_checkpoint()
         if ckpt is None:
             raise CheckpointError(f"{path}: no checkpoints/last_checkpoint_*.pt; expected a run directory")
     else:

@@ -14,9 +14,9 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 
-from engines.inference.layout import dataset_facts
+from engines.inference.layout import dataset_info, images
 from engines.inference.loading import Predictor, StepFn, make_step_fn, val_batch_size
-from engines.trainer import StepConfig
+from engines.step import StepConfig
 from registry.errors import RecipeError, RunError
 
 MODES = ("whole", "slide")
@@ -139,9 +139,10 @@ def predict_folder(
 ) -> PredictResult:
     """Write one mask (palette PNG, input resolution) per image of ``input_dir``.
 
-    The output folder is checked first (``engines.outputs.prepare_output_dir``): it may not
-    be the input folder nor hold files this tool did not write, unless ``overwrite``. If
-    the pipeline changes the size, logits are resized (bilinear) back to the image's.
+    The output folder is checked first (``engines.outputs.prepare_output_dir``): never the
+    input folder or inside it, and holding other files than these masks only with
+    ``overwrite``. If the pipeline changes the size, logits are resized (bilinear) back to
+    the image's. Masks are written with the dataset's ``DatasetInfo.write_mask``.
     """
     from tqdm import tqdm
 
@@ -152,9 +153,10 @@ def predict_folder(
     if recipe.get("task") != "segmentation":
         raise RunError(f"{predictor.source}: a {recipe.get('task')!r} model; predicting masks needs a "
                        "segmentation run")
-    facts = dataset_facts(recipe.get("data"))
-    items = facts.images(input_dir)
-    out = prepare_output_dir(Path(output_dir), [Path(input_dir)], overwrite, "predict")
+    info = dataset_info(recipe.get("data"))
+    items = images(info, input_dir)
+    out = prepare_output_dir(output_dir, [input_dir], overwrite, [info.layout.mask_name(i) for i, _ in items],
+                             flag="OUTPUT_DIR")
     bs = batch_size or val_batch_size(recipe)
     if bs < 1:
         raise RecipeError(f"--batch-size {bs}: expected a positive integer")
@@ -177,7 +179,7 @@ def predict_folder(
                     if tuple(lg.shape[-2:]) != tuple(hw):
                         lg = torch.nn.functional.interpolate(lg[None], size=tuple(hw), mode="bilinear",
                                                              align_corners=False)[0]
-                    facts.write_mask(out / facts.mask_name(id_), lg.argmax(0).cpu().numpy())
+                    info.write_mask(out / info.layout.mask_name(id_), lg.argmax(0).cpu().numpy())
                 bar.update(len(run))
     finally:
         bar.close()

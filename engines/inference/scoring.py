@@ -1,9 +1,10 @@
 """Scoring a folder of predicted masks against a folder of true masks: the course mIoU.
 
-Masks are matched by id and decoded with the dataset's own codec; the number is the one
-``engines.metrics`` computes during training (one confusion matrix over every pixel).
-A prediction folder in another encoding (class indices as grey values, another palette)
-decodes to almost nothing but Unknown; that is said loudly rather than scored quietly.
+Masks are matched by id and decoded with the dataset's own codec (``DatasetInfo.read_mask``:
+colour, palette and class-index PNGs); the number is the one ``engines.metrics`` computes
+during training (one confusion matrix over every pixel). Predictions that decode to almost
+nothing but unknown/ignore (masks of another dataset or encoding) are scored, and said
+loudly.
 """
 from __future__ import annotations
 
@@ -13,11 +14,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from engines.inference.layout import DatasetFacts, dataset_facts
+from engines.inference.layout import LAND_COVER, dataset_info, masks
 from registry.errors import DataError
-
-#: warn when at least this share of predicted pixels decodes as unknown/ignored
-MOSTLY_UNKNOWN = 0.9
 
 
 class MostlyUnknownWarning(UserWarning):
@@ -25,11 +23,11 @@ class MostlyUnknownWarning(UserWarning):
 
 
 def match_mask_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike,
-                       facts: DatasetFacts | None = None) -> list[tuple[str, Any, Any]]:
+                       info: Any = None) -> list[tuple[str, Any, Any]]:
     """``(id, pred, truth)`` for every id; ids present on one side only are a DataError naming them."""
-    facts = facts or dataset_facts()
-    pred = facts.masks(pred_dir, "prediction folder")
-    truth = facts.masks(gt_dir, "ground-truth folder")
+    info = info or dataset_info()
+    pred = masks(info, pred_dir, "prediction folder")
+    truth = masks(info, gt_dir, "ground-truth folder")
 
     def some(ids: Sequence[str]) -> str:
         ids = sorted(ids)
@@ -47,20 +45,20 @@ def match_mask_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike,
     return [(i, pred[i], truth[i]) for i in sorted(pred)]
 
 
-def mask_pair_batches(pairs: Sequence[tuple[str, Any, Any]], batch_size: int = 16, foreign: str = "unknown",
-                      progress: bool = True, facts: DatasetFacts | None = None
-                      ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(pred [N,H,W], truth [N,H,W])`` uint8 id batches decoded with the dataset's codec."""
+def mask_pair_batches(pairs: Sequence[tuple[str, Any, Any]], batch_size: int = 16,
+                      progress: bool = True, info: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(pred [N,H,W], truth [N,H,W])`` id batches decoded with the dataset's codec."""
     from tqdm import tqdm
 
-    facts = facts or dataset_facts()
+    info = info or dataset_info()
+    small = np.uint8 if info.num_classes <= 256 and (info.ignore_index or 0) < 256 else np.int64
     bar = tqdm(total=len(pairs), desc="evaluate", unit="mask", disable=not progress, dynamic_ncols=True)
     preds: list[np.ndarray] = []
     truths: list[np.ndarray] = []
     try:
         for _, p, t in pairs:
-            pm = facts.read_mask(p, foreign=foreign)
-            tm = facts.read_mask(t, foreign=foreign)
+            pm = info.read_mask(p).astype(small)
+            tm = info.read_mask(t).astype(small)
             if pm.shape != tm.shape:
                 raise DataError(f"{p}: prediction is {pm.shape[1]}x{pm.shape[0]} but its ground truth {t} is "
                                 f"{tm.shape[1]}x{tm.shape[0]} (expected full-resolution masks)")
@@ -79,43 +77,42 @@ def mask_pair_batches(pairs: Sequence[tuple[str, Any, Any]], batch_size: int = 1
         bar.close()
 
 
-def unknown_share(cm: np.ndarray, unknown: int | None) -> tuple[float, float]:
-    """(share of predicted, share of true) pixels that are ``unknown`` or outside the classes."""
-    cm = np.asarray(cm, dtype=np.float64)
-    total = cm.sum()
-    if total <= 0 or unknown is None:
-        return 0.0, 0.0
-    return float(cm[:, unknown].sum() / total), float(cm[unknown, :].sum() / total)
+def warn_if_mostly_unknown(cm: np.ndarray, info: Any, pred_dir: str | os.PathLike) -> float:
+    """Warn (``MostlyUnknownWarning``) when the predicted pixels are almost all unknown or
+    ignore while the truth is not; returns the predicted share (``zoo.data.unknown_fraction``)."""
+    from zoo.data import unknown_fraction
+    from zoo.data.info import MOSTLY_UNKNOWN
 
-
-def warn_if_mostly_unknown(cm: np.ndarray, facts: DatasetFacts, pred_dir: str | os.PathLike) -> None:
-    pred_share, true_share = unknown_share(cm, facts.unknown_index)
-    if pred_share >= MOSTLY_UNKNOWN and true_share < 0.5:
-        name = facts.classes[facts.unknown_index]
-        colours = ", ".join(f"{n} {c}" for n, c in zip(facts.classes, facts.palette))
-        warnings.warn(f"{pred_dir}: {pred_share:.1%} of the predicted pixels decode as {name} (the ground truth has "
-                      f"{true_share:.1%}): are the predictions in another encoding, e.g. class indices as grey "
-                      f"values? Masks are read as colour masks ({colours})", MostlyUnknownWarning, stacklevel=2)
+    cm = np.asarray(cm, dtype=np.int64)
+    pred_share = unknown_fraction(cm.sum(0), info)
+    true_share = unknown_fraction(cm.sum(1), info)
+    if pred_share > MOSTLY_UNKNOWN and true_share < 0.5:
+        warnings.warn(f"{pred_dir}: {pred_share:.1%} of the predicted pixels are unknown or no class (the ground "
+                      f"truth has {true_share:.1%}): are these predictions masks of this dataset (class-index or "
+                      f"palette PNGs with ids 0..{info.num_classes - 1}, or colour masks in its palette)?",
+                      MostlyUnknownWarning, stacklevel=2)
+    return pred_share
 
 
 def evaluate_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike, classes: Sequence[int],
                      batch_size: int = 16, foreign: str = "unknown", progress: bool = True,
-                     facts: DatasetFacts | None = None) -> dict[str, Any]:
+                     info: Any = None) -> dict[str, Any]:
     """The course mIoU of two folders of masks (``engines.metrics.evaluate_mask_pairs``).
+
+    ``info``: the masks' ``DatasetInfo`` (default: land cover, foreign colours as ``foreign``).
 
     Returns ``{"miou", "iou" (per class id, all classes), "pixel_acc", "cm", "ids"}`` and
     warns (``MostlyUnknownWarning``) when the predictions are nearly all unknown.
     """
     from engines.metrics import evaluate_mask_pairs
 
-    facts = facts or dataset_facts()
-    k = facts.num_classes
+    info = info or dataset_info({**LAND_COVER, "args": {"foreign": foreign}})
+    k = info.num_classes
     bad = [c for c in classes if not 0 <= c < k]
     if bad or not classes:
         raise DataError(f"--classes {list(classes)}: expected class ids in 0..{k - 1}")
-    pairs = match_mask_folders(pred_dir, gt_dir, facts)
-    out = evaluate_mask_pairs(mask_pair_batches(pairs, batch_size, foreign, progress, facts), k, classes)
-    cm = out["cm"].cpu().numpy()
-    warn_if_mostly_unknown(cm, facts, pred_dir)
+    pairs = match_mask_folders(pred_dir, gt_dir, info)
+    out = evaluate_mask_pairs(mask_pair_batches(pairs, batch_size, progress, info), k, classes)
+    warn_if_mostly_unknown(out["cm"].cpu().numpy(), info, pred_dir)
     return {"miou": float(out["mIoU"]), "iou": [float(v) for v in out["IoU"].tolist()],
             "pixel_acc": float(out["pixel_acc"]), "cm": out["cm"], "ids": [i for i, _, _ in pairs]}

@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from engines.experiment import run_experiment
+from engines.launch import run_experiment
 from registry.recipe import load_recipe
 from tests.helpers import REPO
 

@@ -24,6 +24,11 @@ from registry.cli import main_guard
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "recipes" / "seg_demo.yaml"
+CLS = REPO / "recipes" / "cls_vgg16_digits.yaml"
+#: a narrow VGG16-BN classifier, 1 epoch of 3 iterations: what the report reads, in seconds
+TINY_CLS = ["train.epochs=1", "train.max_iters_per_epoch=3", "train.device=cpu", "train.threads=1",
+            "model.backbone.width=0.125", "model.head.hidden=32", "model.head.pool_size=1", "sched=null",
+            "data.train.transforms=[]", "handlers.progress=false", "handlers.tensorboard.enabled=false"]
 
 #: 2 epochs of a 1/8-width VGG16 on 48x48 generated tiles: seconds per run, yet the model
 #: already predicts several classes (so the masks are no constant image). One thread: tiny
@@ -77,7 +82,7 @@ def md_table(text: str, first_header: str) -> list[list[str]]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     """FCN32s and FCN16s, 2 epochs each, trained in this process on the same generated tiles."""
-    from engines.experiment import run_experiment
+    from engines.launch import run_experiment
     from registry.recipe import load_recipe
 
     tmp = tmp_path_factory.mktemp("e2e_seg")
@@ -93,6 +98,20 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     out["val"] = tmp / "demo" / "validation"
     out["tmp"] = tmp
     return out
+
+
+@pytest.fixture(scope="module")
+def cls_run(tmp_path_factory) -> Path:
+    """A 1-epoch classifier on the bundled digits, a few iterations: problem 1 of the homework."""
+    from engines.launch import run_experiment
+    from registry.recipe import load_recipe
+
+    tmp = tmp_path_factory.mktemp("e2e_cls")
+    threads = torch.get_num_threads()
+    try:
+        return run_experiment(load_recipe(CLS, [*TINY_CLS, f"out.dir={tmp / 'run'}"]))
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_runs_wrote_what_the_tools_read(runs):
@@ -205,33 +224,55 @@ def test_compare_labels_and_metric_options(runs, capsys):
     assert code == 2 and "val/accuracy" in err
 
 
-def test_report_gathers_every_run(runs, capsys):
+def test_report_gathers_the_whole_homework(runs, cls_run, capsys):
+    """One classification and two segmentation runs: one document, classification first."""
+    from engines.reports import plot_confusion
+
+    plot_confusion([0, 1, 2, 1], [0, 1, 1, 1], [str(c) for c in range(10)], cls_run / "confusion_matrix.png")
     out = runs["tmp"] / "report"
-    code, stdout, err = call("report", runs["fcn32s"], runs["fcn16s"], "--out", out, capsys=capsys)
+    code, stdout, err = call("report", runs["fcn32s"], cls_run, runs["fcn16s"], "--out", out, capsys=capsys)
     assert code == 0, err
     md = (out / "report.md").read_text()
     html = (out / "report.html").read_text()
     # every image the Markdown links exists; the HTML embeds them all and links nothing outside
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
-    assert len(links) >= 5  # comparison + per run: curves and mask grid
+    assert len(links) == 7  # cls: curves, confusion; seg: 2 x (curves, grid), comparison
     for link in links:
         assert (out / link).is_file(), link
-    assert "grid.png" in " ".join(links)
     srcs = re.findall(r"<img[^>]*src='([^']*)'", html)
     assert len(srcs) == len(links) and all(s.startswith("data:image/png;base64,") for s in srcs)
     assert "<table>" in html and "Layer (type)" in html
-    # the numbers: comparison table, each run's per-class IoU, architecture summary
-    table = md_table(md, "epoch")
-    assert table[0] == ["epoch", "FCN32s mIoU", "FCN16s mIoU"]
+    # the course's order: classification (its run), then segmentation (runs, then their comparison)
+    cls_part, seg_part = md.split("\n## Classification\n", 1)[1].split("\n## Segmentation\n", 1)
+    assert cls_part.index("### VGG16_BN") < cls_part.index("#### Architecture") < cls_part.index("Confusion matrix")
+    assert "tools/tsne.py" in cls_part  # no t-SNE yet: the report says how to make it
+    cls_final = history(cls_run)[-1]
+    metrics = {row[0]: row[1:] for row in md_table(cls_part, "metric")[1:]}
+    assert float(metrics["val/accuracy"][0]) == pytest.approx(float(cls_final["val/accuracy"]), abs=5e-5)
+    settings = dict(md_table(cls_part, "setting")[1:])
+    assert settings["backbone init"] == "random init" and settings["best checkpoint by"] == "accuracy (max)"
+    order = [seg_part.index(h) for h in ("### FCN32s", "### FCN16s", "### Comparison: mIoU")]
+    assert order == sorted(order)
     for head, label in (("fcn32s", "FCN32s"), ("fcn16s", "FCN16s")):
-        section = md.split(f"\n## {label}\n", 1)[1]
+        section = seg_part.split(f"\n### {label}\n", 1)[1].split("\n### ", 1)[0]
         final = history(runs[head])[-1]
         iou = {row[0]: row[1] for row in md_table(section, "class")[1:]}
         assert float(iou["mIoU"]) == pytest.approx(float(final["val/mIoU"]), abs=5e-5)
         assert float(iou["Urban"]) == pytest.approx(float(final["val/IoU/Urban"]), abs=5e-5)
         assert "Total params:" in section and "Layer (type)" in section
+        assert "at epochs 1, 2 (" in section  # the mask grid and the epochs it shows
         metrics = {row[0]: row[1:] for row in md_table(section, "metric")[1:]}
         assert float(metrics["val/pixel_acc"][0]) == pytest.approx(float(final["val/pixel_acc"]), abs=5e-5)
+    comparison = seg_part.split("\n### Comparison: mIoU\n", 1)[1]
+    table = md_table(comparison, "epoch")
+    assert table[0] == ["epoch", "FCN32s mIoU", "FCN16s mIoU"]
+    assert float(table[2][2]) == pytest.approx(float(history(runs["fcn16s"])[1]["val/mIoU"]), abs=5e-5)
+    # a second report into the same folder replaces its own files; a run directory is never an output
+    code, _, err = call("report", cls_run, "--out", out, capsys=capsys)
+    assert code == 0, err
+    assert "## Segmentation" not in (out / "report.md").read_text()
+    code, _, err = call("report", cls_run, "--out", cls_run / "report", "--overwrite", capsys=capsys)
+    assert code == 2 and "inside the input" in err and not (cls_run / "report").exists()
 
 
 def test_user_errors_name_the_path(runs, tmp_path, capsys):

@@ -37,7 +37,7 @@ def call(name: str, *argv, capsys) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def cls_run(tmp_path_factory) -> Path:
-    from engines.experiment import run_experiment
+    from engines.launch import run_experiment
     from registry.recipe import load_recipe
 
     tmp = tmp_path_factory.mktemp("e2e_cls")
@@ -136,6 +136,6 @@ def test_report_shows_tsne_and_confusion_matrix(tsne_output, tmp_path, capsys):
     assert any(link.endswith("_confusion_matrix.png") for link in links)
     assert all((tmp_path / "report" / link).is_file() for link in links)
     assert "val/accuracy" in md and "Per-class IoU" not in md
-    assert "## VGG16_BN" in md
+    assert "### VGG16_BN" in md
     html = (tmp_path / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(links)

@@ -100,4 +100,7 @@ class TimmBackbone(nn.Module):
 @BACKBONES.register("timm:")
 def timm_backbone(name: str, weights: str | None = None, out_indices: list[int] | None = None) -> TimmBackbone:
     """``timm:<name>``: timm's ``<name>`` as a multi-stride feature extractor."""
-    return TimmBackbone(name, weights=weights, out_indices=out_indices)
+    from zoo.backbones.weights import resolve_weights
+
+    return TimmBackbone(name, weights=weights and str(resolve_weights(weights, f"timm:{name}")),
+                        out_indices=out_indices)

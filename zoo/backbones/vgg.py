@@ -23,6 +23,7 @@ from torch import nn
 
 from registry.errors import CheckpointError, RecipeError
 from registry.registry import BACKBONES
+from zoo.backbones.weights import read_state_file, resolve_weights
 
 log = logging.getLogger("zoo")
 
@@ -44,10 +45,7 @@ def load_state_file(path: str | Path) -> Mapping[str, Any]:
     path = Path(path).expanduser()
     if not path.is_file():
         raise CheckpointError(f"backbone weights file not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # corrupt, not a torch file, or pickled objects beyond tensors
-        raise CheckpointError(f"{path}: cannot read backbone weights ({type(e).__name__}: {e})") from None
+    state = read_state_file(path)
     if isinstance(state, Mapping):
         for key in ("state_dict", "model"):  # a training checkpoint wrapping the weights
             if isinstance(state.get(key), Mapping):
@@ -167,11 +165,15 @@ class VGG16(nn.Module):
 
 @BACKBONES.register("vgg16")
 def vgg16(weights: str | None = None, width: float = 1.0, ceil_mode: bool = True) -> VGG16:
-    """VGG16 convolutions; ``weights``: a local torchvision ``vgg16`` state dict file."""
-    return VGG16(batch_norm=False, weights=weights, width=width, ceil_mode=ceil_mode)
+    """VGG16 convolutions; ``weights``: a local torchvision ``vgg16`` state dict file, or
+    ``imagenet`` for torchvision's own file in the torch hub cache."""
+    return VGG16(batch_norm=False, weights=weights and str(resolve_weights(weights, "vgg16")),
+                 width=width, ceil_mode=ceil_mode)
 
 
 @BACKBONES.register("vgg16_bn")
 def vgg16_bn(weights: str | None = None, width: float = 1.0, ceil_mode: bool = True) -> VGG16:
-    """VGG16 with BatchNorm; ``weights``: a local torchvision ``vgg16_bn`` state dict file."""
-    return VGG16(batch_norm=True, weights=weights, width=width, ceil_mode=ceil_mode)
+    """VGG16 with BatchNorm; ``weights``: a local torchvision ``vgg16_bn`` state dict file,
+    or ``imagenet`` for torchvision's own file in the torch hub cache."""
+    return VGG16(batch_norm=True, weights=weights and str(resolve_weights(weights, "vgg16_bn")),
+                 width=width, ceil_mode=ceil_mode)

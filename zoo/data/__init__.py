@@ -1,7 +1,8 @@
 """The data layer: datasets, augmentation pipelines and the mask colour codec.
 
 Importing it registers the datasets (``dlcv_sat``, ``dlcv_cls``, ``image_folder``,
-``digits``, ``synthetic_landcover``) and the project's own transforms.
+``digits``, ``synthetic_landcover``, ``voc``) and the project's own transforms. Each
+dataset class owns its facts (``describe(data_cfg)`` / ``dataset.info``: a ``DatasetInfo``).
 """
 from __future__ import annotations
 
@@ -22,29 +23,49 @@ from zoo.data.masks import (
     write_mask,
 )
 from zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Pipeline, build_transforms, seed_worker
-from zoo.data.io import read_image
+from zoo.data.info import DatasetInfo, FolderLayout, recipe_split, unknown_fraction, warn_if_mostly_unknown
+from zoo.data.io import check_same_size, read_image
 from zoo.data.sat import DlcvSat
 from zoo.data.cls import Digits, DlcvCls, ImageFolder
 from zoo.data.synthetic import SyntheticLandcover, generate_landcover
+from zoo.data.voc import VOC_CLASSES, Voc
+from zoo.data.synthetic_voc import make_voc_like
 
-_DEFAULT_SPLITS = {"train": "train", "val": "validation"}
+def dataset_info(data_cfg: Mapping[str, Any]) -> DatasetInfo:
+    """The facts (classes, colours, ignore/unknown ids, layout, ...) of a recipe's dataset.
+
+    Decodes no image: the dataset class answers from ``data.args`` (and, where the classes
+    are only known from names on disk, lists a folder or reads a split list).
+    """
+    builder = _builder(data_cfg)
+    describe = getattr(builder, "describe", None)
+    if describe is None:
+        raise RecipeError(f"data.type: dataset {data_cfg['type']!r} does not describe itself (no describe classmethod)")
+    return describe(data_cfg)
+
+
+def _builder(data_cfg: Mapping[str, Any]) -> Any:
+    if not isinstance(data_cfg, Mapping) or "type" not in data_cfg:
+        raise RecipeError(f"data: expected a section with a 'type' key, got {data_cfg!r}")
+    return DATASETS.get(data_cfg["type"]) if isinstance(data_cfg["type"], str) else None
 
 
 def build_dataset(data_cfg: Mapping[str, Any], which: str) -> Any:
     """The ``which`` ("train" | "val") dataset of a recipe's ``data`` section, with its pipeline.
 
     Reads ``type``, ``root``, ``args`` and ``<which>.split`` / ``<which>.transforms``; the
-    pipeline is built first so a transform typo fails before any folder is scanned.
+    pipeline is built first so a transform typo fails before any folder is scanned. Mask
+    padding in the pipeline is the dataset's ``info.mask_fill``.
     """
-    if which not in _DEFAULT_SPLITS:
-        raise ValueError(f"which must be 'train' or 'val', got {which!r}")
-    if not isinstance(data_cfg, Mapping) or "type" not in data_cfg:
-        raise RecipeError(f"data: expected a section with a 'type' key, got {data_cfg!r}")
-    section = data_cfg.get(which) or {}
-    split = section.get("split", _DEFAULT_SPLITS[which])
-    builder = DATASETS.get(data_cfg["type"]) if isinstance(data_cfg["type"], str) else None
+    split = recipe_split(data_cfg, which)
+    builder = _builder(data_cfg)
     task = getattr(builder, "task", "segmentation")
-    pipeline = build_transforms(section.get("transforms") or [], task, where=f"data.{which}.transforms")
+    fill = None
+    if task == "segmentation" and hasattr(builder, "describe"):
+        fill = builder.describe(data_cfg).mask_fill
+    section = data_cfg.get(which) or {}
+    pipeline = build_transforms(section.get("transforms") or [], task, where=f"data.{which}.transforms",
+                                mask_fill=fill)
     args = dict(data_cfg.get("args") or {})
     clash = sorted({"type", "root", "split", "transforms"} & set(args))
     if clash:
@@ -57,5 +78,6 @@ __all__ = [
     "CLASSES", "NUM_CLASSES", "PALETTE", "UNKNOWN", "ForeignColourWarning", "colorize", "decode_mask",
     "encode_mask", "read_mask", "write_mask", "read_image", "IMAGENET_MEAN", "IMAGENET_STD", "Pipeline",
     "build_transforms", "seed_worker", "build_dataset", "DlcvSat", "DlcvCls", "ImageFolder", "Digits",
-    "SyntheticLandcover", "generate_landcover",
+    "SyntheticLandcover", "generate_landcover", "DatasetInfo", "FolderLayout", "dataset_info",
+    "unknown_fraction", "warn_if_mostly_unknown", "check_same_size", "Voc", "VOC_CLASSES", "make_voc_like",
 ]

@@ -10,7 +10,7 @@ import functools
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -18,11 +18,12 @@ from torch.utils.data import Dataset
 
 from registry.errors import DataError, RecipeError
 from registry.registry import DATASETS
-from zoo.data.io import image_size, read_image
+from zoo.data.info import DatasetInfo, recipe_split
+from zoo.data.io import check_option, check_same_size, image_size, read_image
 from zoo.data.sat import _some, resolve_split_folder
+from zoo.data.transforms import apply_pipeline
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
-CHECKS = ("header", "full", "none")
 _CLS_NAME_RE = re.compile(r"(?P<label>\d+)_(?P<index>\d+)")
 
 
@@ -45,6 +46,15 @@ class ClassificationDataset(Dataset):
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def info(self) -> DatasetInfo:
+        return classification_info(self.classes)
+
+    @classmethod
+    def describe(cls, data_cfg: Mapping[str, Any]) -> DatasetInfo:  # pragma: no cover - overridden
+        """The dataset's facts from a recipe's ``data`` section, decoding no image."""
+        raise NotImplementedError
+
     def read_image(self, i: int) -> np.ndarray:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -58,8 +68,16 @@ class ClassificationDataset(Dataset):
         return len(self.ids)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        image, _ = self.transforms(self.read_image(i))
+        image, _ = apply_pipeline(self.transforms, self.read_image(i), source=self._source(i))
         return image, int(self.targets[i])
+
+    def _source(self, i: int) -> str:
+        return f"{type(self).__name__} sample {self.ids[i]}"
+
+
+def classification_info(classes: Any) -> DatasetInfo:
+    classes = tuple(str(c) for c in classes)
+    return DatasetInfo(task="classification", classes=classes, eval_classes=tuple(range(len(classes))))
 
 
 class _FileDataset(ClassificationDataset):
@@ -68,9 +86,7 @@ class _FileDataset(ClassificationDataset):
     paths: list[Path]
 
     def _validate(self, check: str) -> None:
-        if check not in CHECKS:
-            raise RecipeError(f"data.args.check: expected one of {', '.join(map(repr, CHECKS))}, got {check!r}")
-        if check == "header":
+        if check_option(check) == "header":
             for p in self.paths:
                 image_size(p)
         elif check == "full":
@@ -79,6 +95,13 @@ class _FileDataset(ClassificationDataset):
 
     def read_image(self, i: int) -> np.ndarray:
         return read_image(self.paths[i])
+
+    def _source(self, i: int) -> str:
+        return str(self.paths[i])
+
+    def check_same_size(self) -> tuple[int, int] | None:
+        """The one image size of the split (headers only); DataError naming two files otherwise."""
+        return check_same_size(self.paths, str(self.folder))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.folder}, {len(self)} images, {self.num_classes} classes)"
@@ -108,22 +131,7 @@ class DlcvCls(_FileDataset):
     ) -> None:
         super().__init__(transforms)
         self.folder = resolve_split_folder(root, split, "dlcv_cls")
-        samples = []
-        bad = []
-        for e in _image_files(self.folder):
-            m = _CLS_NAME_RE.fullmatch(Path(e.name).stem)
-            if m is None:
-                bad.append(e.name)
-            else:
-                samples.append((int(m["label"]), int(m["index"]), e.name))
-        if bad:
-            raise DataError(
-                f"{self.folder}: {len(bad)} file name(s) do not parse as <class>_<index>.png "
-                f"(e.g. 12_345.png is class 12): {_some(sorted(bad))}"
-            )
-        if not samples:
-            raise DataError(f"{self.folder}: no images found (expected files named <class>_<index>.png)")
-        samples.sort()
+        samples = _parse_cls_names(self.folder)
         top = max(s[0] for s in samples)
         if num_classes is None:
             num_classes = top + 1
@@ -138,6 +146,35 @@ class DlcvCls(_FileDataset):
         self.targets = [s[0] for s in samples]
         self.paths = [self.folder / s[2] for s in samples]
         self._validate(check)
+
+
+    @classmethod
+    def describe(cls, data_cfg: Mapping[str, Any]) -> DatasetInfo:
+        """Classes 0..num_classes-1; without ``data.args.num_classes``, from the train split's file names."""
+        n = (data_cfg.get("args") or {}).get("num_classes")
+        if n is None:
+            folder = resolve_split_folder(data_cfg.get("root"), recipe_split(data_cfg, "train"), "dlcv_cls")
+            n = max(s[0] for s in _parse_cls_names(folder)) + 1
+        return classification_info(range(n))
+
+
+def _parse_cls_names(folder: Path) -> list[tuple[int, int, str]]:
+    """Sorted ``(label, index, file name)`` of a ``<class>_<index>.png`` folder (names only)."""
+    samples, bad = [], []
+    for e in _image_files(folder):
+        m = _CLS_NAME_RE.fullmatch(Path(e.name).stem)
+        if m is None:
+            bad.append(e.name)
+        else:
+            samples.append((int(m["label"]), int(m["index"]), e.name))
+    if bad:
+        raise DataError(
+            f"{folder}: {len(bad)} file name(s) do not parse as <class>_<index>.png "
+            f"(e.g. 12_345.png is class 12): {_some(sorted(bad))}"
+        )
+    if not samples:
+        raise DataError(f"{folder}: no images found (expected files named <class>_<index>.png)")
+    return sorted(samples)
 
 
 @DATASETS.register("image_folder")
@@ -158,9 +195,7 @@ class ImageFolder(_FileDataset):
     ) -> None:
         super().__init__(transforms)
         self.folder = resolve_split_folder(root, split, "image_folder")
-        class_dirs = sorted(p for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-        if not class_dirs:
-            raise DataError(f"{self.folder}: no class folders found (expected {self.folder}/<class>/<image>.png)")
+        class_dirs = _class_dirs(self.folder)
         self.classes = [p.name for p in class_dirs]
         self.ids, self.targets, self.paths = [], [], []
         empty = []
@@ -177,6 +212,20 @@ class ImageFolder(_FileDataset):
                 f"{self.folder}: class folder(s) with no images ({', '.join(IMAGE_SUFFIXES)}): {_some(empty)}"
             )
         self._validate(check)
+
+
+    @classmethod
+    def describe(cls, data_cfg: Mapping[str, Any]) -> DatasetInfo:
+        """Classes are the train split's sub-folder names (listed, nothing opened)."""
+        folder = resolve_split_folder(data_cfg.get("root"), recipe_split(data_cfg, "train"), "image_folder")
+        return classification_info(p.name for p in _class_dirs(folder))
+
+
+def _class_dirs(folder: Path) -> list[Path]:
+    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_dirs:
+        raise DataError(f"{folder}: no class folders found (expected {folder}/<class>/<image>.png)")
+    return class_dirs
 
 
 @functools.lru_cache(maxsize=1)
@@ -230,7 +279,11 @@ class Digits(ClassificationDataset):
         self._index_array = idx
         self.ids = [f"{i:04d}" for i in idx]
         self.targets = [int(labels[i]) for i in idx]
-        self.classes = [str(c) for c in range(10)]
+        self.classes = list(self.describe().classes)
+
+    @classmethod
+    def describe(cls, data_cfg: Mapping[str, Any] | None = None) -> DatasetInfo:
+        return classification_info(range(10))
 
     def read_image(self, i: int) -> np.ndarray:
         return self._images[self._index_array[i]].copy()

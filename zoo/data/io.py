@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
-from registry.errors import DataError
+from registry.errors import DataError, RecipeError
 
+#: what a dataset validates when it is built: image headers (default), full decodes, or nothing
+CHECKS = ("header", "full", "none")
 _JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
 
 
@@ -69,3 +72,28 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         raise DataError(f"{path}: not a readable image (unknown or corrupt header)") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read the image header ({e})") from None
+
+
+def check_option(check: str) -> str:
+    """``check`` if it is one of ``CHECKS``; a RecipeError naming ``data.args.check`` otherwise."""
+    if check not in CHECKS:
+        raise RecipeError(f"data.args.check: expected one of {', '.join(map(repr, CHECKS))}, got {check!r}")
+    return check
+
+
+def check_same_size(paths: Sequence[str | os.PathLike], where: str) -> tuple[int, int] | None:
+    """The one ``(width, height)`` of all ``paths``, from headers only; a DataError naming two
+    files of different sizes otherwise (they cannot be stacked into one batch)."""
+    first: tuple[Path, tuple[int, int]] | None = None
+    for p in paths:
+        size = image_size(p)
+        if first is None:
+            first = (Path(p), size)
+        elif size != first[1]:
+            (w0, h0), (w1, h1) = first[1], size
+            raise DataError(
+                f"{where}: images differ in size, so they cannot be batched: {first[0].name} is {w0}x{h0} "
+                f"but {Path(p).name} is {w1}x{h1} (WxH); resize them, add a crop/resize transform, "
+                "or use batch size 1"
+            )
+    return first[1] if first else None

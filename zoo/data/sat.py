@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -21,11 +21,14 @@ from torch.utils.data import Dataset
 from registry.errors import DataError, RecipeError
 from registry.registry import DATASETS
 from zoo.data import masks as codec
-from zoo.data.io import image_size, read_image
+from zoo.data.info import DatasetInfo, FolderLayout, existing_folder
+from zoo.data.io import check_option, check_same_size, image_size, read_image
+from zoo.data.transforms import apply_pipeline
 
 _IMAGE_RE = re.compile(r"(?P<id>.+)_sat\.(?:jpg|jpeg|png)", re.IGNORECASE)
 _MASK_RE = re.compile(r"(?P<id>.+)_mask\.png", re.IGNORECASE)
-CHECKS = ("header", "full", "none")
+#: validation ids the course's report shows masks of
+SNAPSHOT_IDS = ("0010", "0097", "0107")
 _SHOW = 5  # file names shown in an error before "... and N more"
 
 
@@ -60,6 +63,44 @@ def resolve_split_folder(root: str | os.PathLike | None, split: str | None, kind
     if n_here:
         hint += f". {root} itself holds {n_here} images: set the split to '' to use it directly"
     raise DataError(f"{kind}: split folder {folder} not found (split {split!r}){hint}")
+
+
+class LandcoverLayout(FolderLayout):
+    """``NNNN_sat.jpg`` + ``NNNN_mask.png`` side by side in one folder; predictions ``NNNN_mask.png``."""
+
+    def images(self, folder: str | os.PathLike) -> list[tuple[str, Path]]:
+        folder = existing_folder(folder, "image")
+        found = [(m["id"], folder / e.name) for e in os.scandir(folder) if e.is_file() and (m := _IMAGE_RE.fullmatch(e.name))]
+        return sorted(found)
+
+    def masks(self, folder: str | os.PathLike) -> dict[str, Path]:
+        folder = existing_folder(folder, "mask")
+        return {m["id"]: folder / e.name for e in os.scandir(folder) if e.is_file() and (m := _MASK_RE.fullmatch(e.name))}
+
+    def mask_name(self, id_: str) -> str:
+        return f"{id_}_mask.png"
+
+
+def landcover_info(foreign: str = "unknown", strict: bool = False, ignore_index: int = 255) -> DatasetInfo:
+    """The land-cover facts; ``ignore_index`` is only in play when foreign colours are ignored."""
+    if foreign not in codec.FOREIGN_CHOICES:
+        raise RecipeError(
+            f"data.args.foreign: expected one of {', '.join(map(repr, codec.FOREIGN_CHOICES))}, got {foreign!r}"
+        )
+    if not isinstance(ignore_index, int) or isinstance(ignore_index, bool):
+        raise RecipeError(f"data.args.ignore_index: expected an integer, got {ignore_index!r}")
+    foreign = "error" if strict else foreign
+    ignore = ignore_index if foreign == "ignore" else None
+    warned: set[str] = set()
+
+    def decode(rgb: np.ndarray, source: Path) -> np.ndarray:
+        return codec.decode_mask(rgb, source=source, foreign=foreign, ignore_index=ignore_index, warned=warned)
+
+    return DatasetInfo(
+        task="segmentation", classes=codec.CLASSES, palette=codec.PALETTE, ignore_index=ignore,
+        unknown_index=codec.UNKNOWN, eval_classes=tuple(c for c in range(codec.NUM_CLASSES) if c != codec.UNKNOWN),
+        snapshot_ids=SNAPSHOT_IDS, layout=LandcoverLayout(), rgb_decoder=decode,
+    )
 
 
 def scan_pairs(folder: Path) -> tuple[list[str], list[Path], list[Path]]:
@@ -125,14 +166,8 @@ class DlcvSat(Dataset):
         ignore_index: int = 255,
         check: str = "header",
     ) -> None:
-        if check not in CHECKS:
-            raise RecipeError(f"data.args.check: expected one of {', '.join(map(repr, CHECKS))}, got {check!r}")
-        if foreign not in codec.FOREIGN_CHOICES:
-            raise RecipeError(
-                f"data.args.foreign: expected one of {', '.join(map(repr, codec.FOREIGN_CHOICES))}, got {foreign!r}"
-            )
-        if not isinstance(ignore_index, int) or isinstance(ignore_index, bool):
-            raise RecipeError(f"data.args.ignore_index: expected an integer, got {ignore_index!r}")
+        check_option(check)
+        self.info = landcover_info(foreign, strict, ignore_index)
         self.root = Path(root) if root is not None else None
         self.split = split
         self.folder = resolve_split_folder(root, split, type(self).__name__)
@@ -150,6 +185,17 @@ class DlcvSat(Dataset):
         self.transforms = transforms
         if check != "none":
             self._validate(full=check == "full")
+
+    @classmethod
+    def describe(cls, data_cfg: Mapping[str, Any] | None = None) -> DatasetInfo:
+        """The dataset's facts for a recipe's ``data`` section (only its ``args``); touches no file."""
+        args = (data_cfg or {}).get("args") or {}
+        return landcover_info(args.get("foreign", "unknown"), bool(args.get("strict", False)),
+                              args.get("ignore_index", 255))
+
+    def check_same_size(self) -> tuple[int, int] | None:
+        """The one image size of the split (headers only); DataError naming two files otherwise."""
+        return check_same_size(self.image_paths, str(self.folder))
 
     # -- validation ------------------------------------------------------------------------
     def _validate(self, full: bool) -> None:
@@ -201,7 +247,7 @@ class DlcvSat(Dataset):
                 f"{self.image_paths[i]}: image is {image.shape[1]}x{image.shape[0]} but its mask "
                 f"{self.mask_paths[i].name} is {mask.shape[1]}x{mask.shape[0]}"
             )
-        return self.transforms(image, mask)
+        return apply_pipeline(self.transforms, image, mask, source=self.image_paths[i])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.folder}, {len(self)} pairs, transforms={self.transforms!r})"

@@ -25,12 +25,12 @@ import numpy as np
 from registry.errors import DataError, RecipeError
 from registry.registry import DATASETS
 from zoo.data.masks import UNKNOWN, write_mask
-from zoo.data.sat import DlcvSat
+from zoo.data.sat import SNAPSHOT_IDS as _SNAPSHOTS, DlcvSat
 
 MANIFEST = "synthetic_landcover.json"
 GENERATOR_VERSION = 1
 #: ids the default mask-snapshot handler shows; they go to validation when they exist
-SNAPSHOT_IDS = (10, 97, 107)
+SNAPSHOT_IDS = tuple(int(i) for i in _SNAPSHOTS)
 #: how often each land class is drawn for a region (Unknown is added as rare blobs)
 _CLASS_WEIGHTS = np.array([0.16, 0.34, 0.14, 0.14, 0.09, 0.13])
 

@@ -39,9 +39,8 @@ from albumentations.core.transforms_interface import (  # noqa: E402
 from pydantic import Field  # noqa: E402
 from typing_extensions import Annotated  # noqa: E402
 
-from registry.errors import RecipeError
+from registry.errors import DataError, RecipeError, UserError
 from registry.registry import TRANSFORMS
-from zoo.data.masks import UNKNOWN
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -58,11 +57,10 @@ class RandomScaleCrop(DualTransform):
     The usual segmentation training augmentation (scale jitter + fixed-size crop) done
     as one ``cv2.warpAffine`` on the crop window only, so a 2x zoom costs no more than
     the crop itself. Padding uses ``fill`` for the image and ``fill_mask`` for the mask.
-    Padding is "no data", which the mask codec calls Unknown (6), so that is the default:
-    the segmentation recipes' loss ignores Unknown and mIoU leaves it out, and a loss
-    without an ``ignore_index`` still gets a valid class id. Set ``fill_mask`` to the
-    loss's ``ignore_index`` (e.g. 255) when that is what it ignores. Downscaling is
-    bilinear without antialiasing (scales below 0.5 alias).
+    Padding is "no data": when a recipe leaves ``fill_mask`` out, the pipeline builder sets
+    it to the dataset's fill (its ignore index, else its "unknown" class, else 0), so padded
+    pixels are left out of the loss and mIoU wherever the dataset can say so. Downscaling
+    is bilinear without antialiasing (scales below 0.5 alias).
     """
 
     class InitSchema(BaseTransformInitSchema):
@@ -77,7 +75,7 @@ class RandomScaleCrop(DualTransform):
         size: int | Sequence[int],
         scale: Sequence[float] = (0.5, 2.0),
         fill: float = 0,
-        fill_mask: float = UNKNOWN,
+        fill_mask: float = 0,
         p: float = 1.0,
     ):
         super().__init__(p=p)
@@ -154,14 +152,24 @@ def resolve_transform(name: str, where: str = "transforms") -> tuple[Callable[..
     )
 
 
-def _build_entry(entry: Any, where: str) -> Any:
+def _accepts(builder: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(builder).parameters
+    except ValueError:
+        return False
+
+
+def _build_entry(entry: Any, where: str, mask_fill: int | None = None) -> Any:
     if not isinstance(entry, Mapping) or "type" not in entry:
         raise RecipeError(f"{where}: expected a mapping like {{type: HorizontalFlip, p: 0.5}}, got {entry!r}")
     name = entry["type"]
     builder, _source = resolve_transform(name, where)
     kwargs = {k: v for k, v in entry.items() if k != "type"}
     if isinstance(kwargs.get("transforms"), list):  # OneOf, SomeOf, Sequential, ...
-        kwargs["transforms"] = [_build_entry(e, f"{where}.transforms[{j}]") for j, e in enumerate(kwargs["transforms"])]
+        kwargs["transforms"] = [_build_entry(e, f"{where}.transforms[{j}]", mask_fill)
+                                for j, e in enumerate(kwargs["transforms"])]
+    if mask_fill is not None and "fill_mask" not in kwargs and _accepts(builder, "fill_mask"):
+        kwargs["fill_mask"] = mask_fill  # invented mask pixels (padding, rotation corners) are the dataset's fill
     try:
         sig = inspect.signature(builder)
         sig.bind(**kwargs)
@@ -187,9 +195,11 @@ class Pipeline:
     as RGB uint8 ``[H, W, 3]``, masks as integer ``[H, W]`` (uint8 is the fast choice).
     """
 
-    def __init__(self, transforms: list[Any], task: str, spec: list[dict] | None = None) -> None:
+    def __init__(self, transforms: list[Any], task: str, spec: list[dict] | None = None,
+                 where: str = "transforms") -> None:
         self.task = task
         self.spec = list(spec or [])
+        self.where = where
         self.compose = A.Compose(transforms)
         self._seeded_for: tuple[int, int] | None = None
 
@@ -215,13 +225,15 @@ class Pipeline:
 
 
 def build_transforms(
-    spec: list[dict] | None, task: str = "segmentation", where: str = "transforms"
+    spec: list[dict] | None, task: str = "segmentation", where: str = "transforms", mask_fill: int | None = None
 ) -> Pipeline:
     """A joint image/mask pipeline from a recipe list, ending with Normalize + ToTensorV2.
 
     Normalize (ImageNet mean/std) is added unless the list has one; an empty list is just
     normalise + to-tensor (evaluation keeps full resolution). ``where`` is the recipe key
-    path used in error messages (``data.train.transforms``).
+    path used in error messages (``data.train.transforms``). ``mask_fill`` (the dataset's
+    ``info.mask_fill``) becomes the ``fill_mask`` of every transform that takes one and
+    was not given one.
     """
     if task not in ("segmentation", "classification"):
         raise RecipeError(f"task: expected 'segmentation' or 'classification', got {task!r}")
@@ -229,7 +241,7 @@ def build_transforms(
         spec = []
     if not isinstance(spec, (list, tuple)):
         raise RecipeError(f"{where}: expected a list of transforms, got {type(spec).__name__} {spec!r}")
-    built = [_build_entry(entry, f"{where}[{i}]") for i, entry in enumerate(spec)]
+    built = [_build_entry(entry, f"{where}[{i}]", mask_fill) for i, entry in enumerate(spec)]
     names = [e.get("type") for e in spec]
     if "Normalize" not in names:
         built.append(A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD, max_pixel_value=255.0))
@@ -237,7 +249,46 @@ def build_transforms(
         built.append(A.ToTensorV2())
     elif names[-1] != _MASK_FINAL:
         raise RecipeError(f"{where}: ToTensorV2 must be the last transform (it is added automatically)")
-    return Pipeline(built, task, list(spec))
+    return Pipeline(built, task, list(spec), where)
+
+
+def _crop_too_large(pipeline: Pipeline, height: int, width: int) -> str | None:
+    """Which transform crops more than a ``height`` x ``width`` image, said for a user, or None."""
+    def walk(ts: Sequence[Any], where: str) -> str | None:
+        for i, t in enumerate(ts):
+            here = f"{where}[{i}]"
+            if isinstance(t, BaseCompose):
+                found = walk(t.transforms, f"{here}.transforms")
+                if found:
+                    return found
+                continue
+            h, w = getattr(t, "height", None), getattr(t, "width", None)
+            if h is None and getattr(t, "x_max", None) is not None:  # A.Crop: a fixed window
+                h, w = t.y_max, t.x_max
+            if isinstance(h, int) and isinstance(w, int) and not getattr(t, "pad_if_needed", False) \
+                    and (h > height or w > width):
+                return (f"{here} ({type(t).__name__}) crops {h}x{w} (HxW) but the image is {height}x{width}; "
+                        f"use a crop no larger than the images, or put {{type: PadIfNeeded, min_height: {h}, "
+                        f"min_width: {w}}} before it")
+        return None
+
+    return walk(pipeline.compose.transforms, pipeline.where)
+
+
+def apply_pipeline(transforms: Callable[..., Any], image: np.ndarray, mask: np.ndarray | None = None,
+                   source: Any = None) -> Any:
+    """``transforms(image, mask)``; a crop larger than the image becomes a DataError naming the
+    transform, both sizes and ``source`` (the image file) instead of an albumentations error."""
+    try:
+        return transforms(image, mask)
+    except UserError:
+        raise
+    except Exception:
+        if isinstance(transforms, Pipeline):
+            why = _crop_too_large(transforms, *image.shape[:2])
+            if why:
+                raise DataError(f"{source}: {why}" if source is not None else why) from None
+        raise
 
 
 def seed_worker(worker_id: int) -> None:

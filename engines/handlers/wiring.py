@@ -1,0 +1,42 @@
+"""A recipe's ``handlers:`` section turned into attached handlers."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from engines.events import RunContext
+from registry import HANDLERS
+
+
+def _settings(value: Any) -> dict[str, Any] | None:
+    """``false``/``null`` -> off; ``true`` -> on with defaults; a mapping -> its settings
+    (``enabled: false`` in it switches the handler off)."""
+    if value is None or value is False:
+        return None
+    kwargs = {} if value is True else dict(value)
+    return kwargs if kwargs.pop("enabled", True) is not False else None
+
+
+def check_handlers(section: Mapping[str, Any]) -> None:
+    """Every named handler exists: a typo fails before a model is built, with close names."""
+    for name, value in section.items():
+        if _settings(value) is not None:
+            try:
+                HANDLERS.get(name)
+            except Exception as e:  # RecipeError listing the close names
+                raise type(e)(f"handlers.{name}: {e}") from None
+
+
+def attach_handlers(run: RunContext, section: Mapping[str, Any]) -> list[Any]:
+    """Build each switched-on handler by name and attach it. Handlers that write files
+    (the default) are attached on rank 0 only, where ``run.run_dir`` is set."""
+    attached = []
+    for name, value in section.items():
+        kwargs = _settings(value)
+        if kwargs is None:
+            continue
+        handler = HANDLERS.build({"type": name, **kwargs}, _path=f"handlers.{name}")
+        if getattr(handler, "rank_zero_only", True) and run.run_dir is None:
+            continue
+        handler.attach(run)
+        attached.append(handler)
+    return attached

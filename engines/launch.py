@@ -1,0 +1,168 @@
+"""Launching a run: in this process, in ``train.nproc_per_node`` spawned processes, or as
+one rank of ``torchrun``; the run directory's lock, SIGTERM, and errors from child
+processes turned back into the one-line errors they were."""
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import signal
+import socket
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import ignite.distributed as idist
+import torch
+
+from engines.experiment import run_rank
+from engines.handlers import check_handlers
+from engines.metrics import metric_spec
+from engines.run_dir import RunDir, prepare_run_dir
+from registry.plugins import import_modules
+
+
+def _rank_process(local_rank: int, *args: Any, spawned: bool = False) -> None:
+    """One rank's run (``run_rank`` takes the arguments).
+
+    With several processes the process group must be gone before the interpreter exits.
+    The DDP model's reducer holds it and the engines' handlers keep the model in reference
+    cycles (a failed run's traceback keeps it too): left to the collection at exit, the group
+    outlives ``destroy_process_group``, and its gloo worker thread, dropping a finished
+    collective's tensors during interpreter teardown, aborts the process (SIGABRT,
+    "terminate called without an active exception").
+    """
+    if idist.get_world_size() == 1:
+        run_rank(local_rank, *args)
+        return
+    try:
+        run_rank(local_rank, *args)
+    except BaseException as e:
+        traceback.clear_frames(e.__traceback__)  # the traceback's text stays, its locals go
+        gc.collect()
+        if spawned:  # ignite's worker finalizes only after a return
+            idist.finalize()
+        raise
+    gc.collect()
+
+
+def backend(recipe: Mapping[str, Any]) -> str:
+    """NCCL when the run trains on GPUs, gloo on CPU."""
+    return "nccl" if torch.cuda.is_available() and recipe["train"]["device"] != "cpu" else "gloo"
+
+
+def master_port() -> int:
+    """``MASTER_PORT`` if set, else a free port: ignite's fixed default (2222) would make a
+    second multi-process run on the same machine fail with "address already in use"."""
+    if os.environ.get("MASTER_PORT"):
+        return int(os.environ["MASTER_PORT"])
+    with socket.socket() as s:
+        s.bind(("", 0))  # the address the rendezvous store listens on
+        return s.getsockname()[1]
+
+
+def user_error_from_child(e: BaseException) -> BaseException:
+    """A user error raised in a spawned rank comes back as its text with the child's
+    traceback; rebuild it as the one-line error it was (anything else stays as it is)."""
+    import registry.errors as errors
+
+    last = next((line for line in reversed(str(e).splitlines()) if line.strip()), "")
+    name, sep, message = last.partition(": ")
+    cls = getattr(errors, name.rpartition(".")[2], None) if name.startswith("registry.errors.") else None
+    if sep and isinstance(cls, type) and issubclass(cls, errors.UserError):
+        return cls(f"{message} (in training process {getattr(e, 'error_index', '?')})")
+    return e
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler's or ``kill``'s stop) ends the run like Ctrl-C: the engine
+    stops, a new run with no checkpoint yet is removed, and ``resume=auto`` continues."""
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals to the caller
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def check_before_work(recipe: Mapping[str, Any], search_dir: str | Path | None) -> None:
+    """What can be checked without data or a model: plugins import, handler names exist,
+    the metric is one the task computes."""
+    import engines.handlers  # noqa: F401  (registers the built-in handlers)
+
+    import_modules(recipe["imports"], search_dir)
+    check_handlers(recipe["handlers"])
+    metric_spec(recipe)
+
+
+def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
+    """Run a resolved recipe (see ``registry.recipe.load_recipe``); returns the run directory.
+
+    Runs in this process, or in ``train.nproc_per_node`` processes (gloo on CPU, NCCL on
+    GPU), or as one rank of ``torchrun``; only rank 0 writes files.
+    """
+    check_before_work(recipe, search_dir)
+    search = str(search_dir) if search_dir else None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return _run_under_launcher(recipe, search)
+    run, resume = prepare_run_dir(recipe)
+    try:
+        run.lock()
+    except BaseException:
+        _remove_if_empty(run, resumed=resume is not None)
+        raise
+    args = (recipe, str(run.path), str(resume) if resume else None, search)
+    nproc = recipe["train"]["nproc_per_node"]
+    try:
+        with sigterm_as_interrupt():
+            if nproc > 1:
+                with idist.Parallel(backend=backend(recipe), nproc_per_node=nproc,
+                                    master_port=master_port()) as parallel:
+                    try:
+                        parallel.run(_rank_process, *args, spawned=True)
+                    except torch.multiprocessing.ProcessRaisedException as e:
+                        raise user_error_from_child(e) from e
+            else:
+                threads = torch.get_num_threads()
+                try:
+                    _rank_process(0, *args)
+                finally:
+                    torch.set_num_threads(threads)  # train.threads is this run's, not the caller's
+    except BaseException:
+        run.unlock()
+        _remove_if_empty(run, resumed=resume is not None)
+        raise
+    run.unlock()
+    return run.path
+
+
+def _run_under_launcher(recipe: dict, search: str | None) -> Path:
+    """This process is one rank of torchrun: rank 0 chooses and locks the run directory."""
+    chosen: list[tuple[str, str | None]] = []  # (run dir, checkpoint resumed from), as rank 0 chose
+    rank0 = os.environ.get("RANK") == "0"
+    try:
+        with sigterm_as_interrupt(), idist.Parallel(backend=backend(recipe)) as parallel:
+            parallel.run(_rank_process, recipe, None, None, search, chosen)
+    except BaseException:
+        if chosen and rank0:
+            RunDir(chosen[0][0]).unlock_if_mine()
+            _remove_if_empty(RunDir(chosen[0][0]), resumed=chosen[0][1] is not None)
+        raise
+    if chosen and rank0:
+        RunDir(chosen[0][0]).unlock_if_mine()
+    return Path(chosen[0][0])
+
+
+def _remove_if_empty(run: RunDir, resumed: bool) -> None:
+    """A new run that failed before its first checkpoint left nothing worth keeping: remove
+    it so resume=auto and tools never pick up an empty run."""
+    if not resumed and not run.holds_checkpoints():
+        shutil.rmtree(run.path, ignore_errors=True)

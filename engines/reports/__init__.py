@@ -1,0 +1,24 @@
+"""Reading run directories back and turning them into tables, figures and reports.
+
+Everything here works from what a run wrote (``recipe.yaml``, ``history.csv``,
+``metrics.json``, ``masks/grid.png``, ``tsne.png``, ...), so a report can be regenerated at
+any time without training. ``runs`` reads a run, ``tables`` and ``figures`` make its parts,
+``document`` renders Markdown and self-contained HTML, ``architecture`` builds the model an
+architecture table shows, ``comparison`` and ``homework`` write what the tools write.
+"""
+from engines.reports.architecture import architecture_text, summary_model, summary_text
+from engines.reports.comparison import write_comparison
+from engines.reports.document import Doc
+from engines.reports.figures import class_styles, plot_comparison, plot_confusion, plot_curves, plot_tsne, save_figure
+from engines.reports.homework import write_report
+from engines.reports.runs import Run, comparable_metric, default_label, open_run, run_labels, short_metric
+from engines.reports.tables import (Table, class_iou_table, comparison_table, fmt, metrics_table, recipe_table,
+                                    summary_table)
+
+__all__ = [
+    "Doc", "Run", "Table", "architecture_text", "class_iou_table", "class_styles",
+    "comparable_metric", "comparison_table", "default_label", "fmt", "metrics_table", "open_run",
+    "plot_comparison", "plot_confusion", "plot_curves", "plot_tsne", "recipe_table", "run_labels",
+    "save_figure", "short_metric", "summary_model", "summary_table", "summary_text", "write_comparison",
+    "write_report",
+]

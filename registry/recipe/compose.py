@@ -1,0 +1,153 @@
+"""Composing a recipe: files with ``_base_`` inheritance, deep merging, ``key.sub=value`` overrides."""
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from registry.errors import RecipeError
+from registry.paths import expand_user
+from registry.recipe.shipped import find_shipped
+from registry.recipe.yaml_io import load_yaml_text
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe file not found: {path}")
+    try:
+        data = load_yaml_text(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{path}: not valid YAML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise RecipeError(f"{path}: not a text (UTF-8) file: {e}") from None
+    except OSError as e:
+        raise RecipeError(f"{path}: cannot read: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+#: a mapping holding one of these set to true replaces the inherited mapping instead of
+#: merging into it; ``_delete_`` is mmengine's spelling of ``_replace_``
+REPLACE_MARKERS = ("_replace_", "_delete_")
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` wins; mappings merge key by key, anything else is replaced whole.
+
+    A mapping with ``_replace_: true`` (or ``_delete_: true``) replaces instead of merging
+    (to swap a component whose kwargs differ, e.g. a loss of another type).
+    """
+    out = strip_markers(base)
+    for k, v in over.items():
+        if k in REPLACE_MARKERS:  # false: merge as usual, and leave no marker behind
+            continue
+        if isinstance(v, Mapping) and any(v.get(m) for m in REPLACE_MARKERS):
+            out[k] = strip_markers(v)
+        elif isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = strip_markers(v)
+    return out
+
+
+def strip_markers(value: Any) -> Any:
+    """A deep copy without replace markers (at any depth), so none reaches a builder."""
+    if isinstance(value, Mapping):
+        return {k: strip_markers(v) for k, v in value.items() if k not in REPLACE_MARKERS}
+    if isinstance(value, list):
+        return [strip_markers(v) for v in value]
+    return copy.deepcopy(value)
+
+
+def load_with_bases(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Load ``path`` and merge it over its ``_base_`` file(s): relative to its folder, or shipped by name."""
+    path = Path(path).resolve()
+    if path in _chain:
+        cycle = " -> ".join(p.name for p in (*_chain, path))
+        raise RecipeError(f"_base_ cycle: {cycle}")
+    data = load_yaml(path)
+    bases = data.pop("_base_", [])
+    if isinstance(bases, str):
+        bases = [bases]
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise RecipeError(f"{path}: _base_ must be a file name or a list of them, got {bases!r}")
+    merged: dict[str, Any] = {}
+    for b in bases:
+        bpath = path.parent / expand_user(b)
+        if not bpath.is_file():  # relative to this file first, then a shipped recipe
+            bpath = find_shipped(b) or bpath
+        if not bpath.is_file():
+            raise RecipeError(f"{path}: _base_ file not found: {bpath} (nor a shipped recipe {b!r})")
+        merged = deep_merge(merged, load_with_bases(bpath, (*_chain, path)))
+    return deep_merge(merged, data)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``train.epochs=3`` -> (["train", "epochs"], 3); the value is parsed as YAML."""
+    if "=" not in text:
+        raise RecipeError(f"override {text!r}: expected key.sub=value (e.g. train.epochs=3)")
+    key, _, raw = text.partition("=")
+    parts = key.strip().split(".")
+    if not key.strip() or any(not p or not p.replace("_", "").replace("-", "").isalnum() for p in parts):
+        raise RecipeError(f"override {text!r}: {key!r} is not a dotted key path (e.g. model.head.type)")
+    try:
+        value = load_yaml_text(raw) if raw.strip() else None
+    except yaml.YAMLError as e:
+        raise RecipeError(f"override {text!r}: value is not valid YAML: {e}") from None
+    return parts, value
+
+
+_INDEX = re.compile(r"-?[0-9]+")
+
+
+def apply_overrides(recipe: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """``recipe`` with each ``key.sub=value`` set; a copy, the input is left alone.
+
+    A missing section on the way is created. A number indexes a list, ``-1`` its last item:
+    ``data.train.transforms.0.p=1.0``.
+    """
+    out = copy.deepcopy(recipe)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node: Any = out
+        for i, p in enumerate(parts):
+            where = ".".join(parts[:i])
+            if isinstance(node, list):
+                p = _list_index(node, p, where, text)
+            elif _INDEX.fullmatch(p) and p not in node:
+                raise RecipeError(f"override {text!r}: {where} is a mapping, not a list; "
+                                  f"{p} is neither an index nor one of its keys")
+            if i == len(parts) - 1:
+                node[p] = strip_markers(value)  # an override replaces whole: the marker is moot
+                break
+            nxt = node[p] if isinstance(node, list) else node.get(p)
+            if nxt is None and not isinstance(node, list):
+                if _INDEX.fullmatch(parts[i + 1]):
+                    raise RecipeError(f"override {text!r}: {'.'.join(parts[: i + 1])} is not set in the "
+                                      "recipe, so it has no items to index")
+                nxt = node[p] = {}
+            if not isinstance(nxt, (dict, list)):
+                raise RecipeError(
+                    f"override {text!r}: {'.'.join(parts[: i + 1])} is {nxt!r}, not a section to set keys in"
+                )
+            node = nxt
+    return out
+
+
+def _list_index(items: list, part: str, where: str, text: str) -> int:
+    if not _INDEX.fullmatch(part):
+        raise RecipeError(f"override {text!r}: {where} is a list; expected an item number "
+                          f"(0..{len(items) - 1}, or -1 for the last) instead of {part!r}")
+    index = int(part)
+    if not -len(items) <= index < len(items):
+        span = f"0..{len(items) - 1} or -1 for the last" if items else "none: the list is empty"
+        raise RecipeError(f"override {text!r}: {where} has {len(items)} item{'s' * (len(items) != 1)}; "
+                          f"index {index} is out of range ({span})")
+    return index

@@ -1,0 +1,52 @@
+"""engines.outputs.prepare_output_dir: the rule every tool's output folder follows."""
+from __future__ import annotations
+
+import pytest
+
+from engines.outputs import prepare_output_dir
+from registry.errors import RunError
+
+OWNED = ("report.md", "figures")
+
+
+def test_new_empty_and_own_folders_are_accepted(tmp_path):
+    out = prepare_output_dir(tmp_path / "a" / "b", owned_names=OWNED)
+    assert out.is_dir()
+    (out / "report.md").write_text("old")
+    (out / "figures").mkdir()
+    assert prepare_output_dir(out, owned_names=OWNED) == out
+    assert (out / "report.md").read_text() == "old"  # checking changes nothing
+
+
+def test_foreign_files_need_overwrite(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "report.md").write_text("old")
+    with pytest.raises(RunError, match=r"--out .*holds files this tool did not write \(notes\.txt\).*--overwrite"):
+        prepare_output_dir(tmp_path, owned_names=OWNED)
+    assert prepare_output_dir(tmp_path, owned_names=OWNED, overwrite=True) == tmp_path
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    for i in range(5):
+        (tmp_path / f"x{i}").write_text("")
+    with pytest.raises(RunError, match=r"notes\.txt, x0, x1 and 3 more"):
+        prepare_output_dir(tmp_path, owned_names=OWNED, flag="OUT_DIR")
+
+
+def test_inputs_are_never_outputs(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    for out in (run, run / "report", run / "checkpoints" / "x"):
+        with pytest.raises(RunError, match="inside the input"):
+            prepare_output_dir(out, inputs=[run], owned_names=OWNED, overwrite=True)
+        assert not (run / "report").exists()
+    # an input file that an output name would replace
+    (tmp_path / "report.md").write_text("given")
+    with pytest.raises(RunError, match=r"would replace the input"):
+        prepare_output_dir(tmp_path, inputs=[tmp_path / "report.md"], owned_names=OWNED, overwrite=True)
+    # a folder beside the input is fine
+    assert prepare_output_dir(tmp_path / "out", inputs=[run], owned_names=OWNED).is_dir()
+
+
+def test_a_file_is_not_a_folder(tmp_path):
+    (tmp_path / "f").write_text("")
+    with pytest.raises(RunError, match="is a file"):
+        prepare_output_dir(tmp_path / "f", owned_names=OWNED, overwrite=True)

@@ -1,0 +1,101 @@
+"""Backbone weights by name or path: ``weights: imagenet`` is the file torchvision (or timm)
+itself downloads, looked up in the local caches; nothing is ever downloaded here.
+
+A missing file is one error line saying where the file belongs and the one Python line
+that fetches it on a connected machine.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from registry.errors import CheckpointError
+
+IMAGENET = "imagenet"
+#: torchvision's own file names (``torchvision.models.VGG16_Weights.IMAGENET1K_V1`` and the BN one)
+TORCHVISION_FILES = {"vgg16": "vgg16-397923af.pth", "vgg16_bn": "vgg16_bn-6c64b313.pth"}
+_TORCHVISION_FETCH = {"vgg16": "vgg16(weights='IMAGENET1K_V1')", "vgg16_bn": "vgg16_bn(weights='IMAGENET1K_V1')"}
+
+
+def _hub_checkpoints() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _timm_candidates(name: str) -> list[Path]:
+    """Where timm keeps ``name``'s default pretrained weights: the Hugging Face hub cache
+    (``models--timm--<name>.<tag>/snapshots/*/``) or torch's hub checkpoints folder."""
+    import timm
+
+    cfg = timm.models.get_pretrained_cfg(name)
+    found: list[Path] = []
+    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    if hub_id:
+        from huggingface_hub import constants
+
+        repo = Path(constants.HF_HUB_CACHE) / ("models--" + hub_id.replace("/", "--"))
+        for pattern in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
+            found += sorted(repo.glob(f"snapshots/*/{pattern}"))
+    url = getattr(cfg, "url", None) if cfg is not None else None
+    if url:
+        found.append(_hub_checkpoints() / os.path.basename(url))
+    return found
+
+
+def resolve_weights(weights: str | os.PathLike, backbone: str) -> Path:
+    """The local file for ``weights`` (a path, ``~`` expanded, or ``imagenet``) of ``backbone``
+    (``vgg16``, ``vgg16_bn`` or ``timm:<name>``); ``CheckpointError`` when it is absent."""
+    if str(weights) != IMAGENET:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise CheckpointError(f"model.backbone.weights: file not found: {path}; expected a local weights file "
+                                  f"(torchvision's state dict format) or 'imagenet'")
+        return path
+    if backbone in TORCHVISION_FILES:
+        path = _hub_checkpoints() / TORCHVISION_FILES[backbone]
+        if path.is_file():
+            return path
+        raise CheckpointError(
+            f"model.backbone.weights=imagenet: {path} not found; put torchvision's {TORCHVISION_FILES[backbone]} "
+            f"there (or set TORCH_HOME), e.g. fetch it on a connected machine with: python -c \"import "
+            f"torchvision; torchvision.models.{_TORCHVISION_FETCH[backbone]}\"")
+    if backbone.startswith("timm:"):
+        name = backbone[len("timm:"):]
+        candidates = _timm_candidates(name)
+        for path in candidates:
+            if path.is_file():
+                return path
+        where = candidates[0] if candidates else Path("<no pretrained weights known to timm>")
+        raise CheckpointError(
+            f"model.backbone.weights=imagenet: no local weights for timm model {name!r} (looked for {where}); "
+            f"fetch them on a connected machine with: python -c \"import timm; timm.create_model('{name}', "
+            f"pretrained=True)\" and copy the cache (HF_HOME / TORCH_HOME) here")
+    raise CheckpointError(f"model.backbone.weights=imagenet: no ImageNet weights are known for backbone {backbone!r}; "
+                          "give a file path instead")
+
+
+def read_state_file(path: Path) -> Mapping[str, Any]:
+    """A weights file's tensors (``torch.save`` zip or legacy pickle, or ``.safetensors``),
+    with one-line errors that name the file and say what was expected."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except Exception as e:
+            raise CheckpointError(f"{path}: not a readable safetensors file ({type(e).__name__}); expected "
+                                  "a state dict of tensors") from None
+    expected = "expected a state dict file (torch.save(model.state_dict(), path))"
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if zipfile.is_zipfile(path) or "weights_only" in str(e).lower() or "global" in str(e).lower():
+            raise CheckpointError(f"{path}: holds pickled Python objects, not only tensors; {expected}") from None
+        raise CheckpointError(f"{path}: not a torch weights file; {expected}") from None
+    except Exception as e:  # truncated zip, text, anything torch cannot read
+        first = (str(e).strip().splitlines() or [""])[0][:160]
+        raise CheckpointError(f"{path}: cannot read weights ({type(e).__name__}: {first}); {expected}") from None
