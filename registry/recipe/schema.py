@@ -92,6 +92,12 @@ SCHEMA: dict[str, Any] = {
         "every": Key((int,), 1, doc="validate every N epochs (and always after the last)", minimum=1),
         "miou_classes": Key((list, NULL), None, doc="class ids averaged into mIoU; null: the dataset's eval classes"),
         "metric": Key((str, NULL), None, doc="the metric that picks the best checkpoint"),
+        "mode": Key((str,), "whole", choices=("whole", "slide"),
+                    doc="validate whole images, or in overlapping tiles (large scenes, bounded memory)"),
+        "tile": Key((int,), 512, minimum=1, doc="slide: tile size in pixels"),
+        "overlap": Key((int, NULL), None, minimum=0, doc="slide: overlap of tiles; null: a quarter of the tile"),
+        "tile_above": Key((int, NULL), None, minimum=0,
+                          doc="slide: tile only images whose longer side exceeds this; null: every image"),
     },
     "handlers": {
         # Each entry is a handler built by name from the HANDLERS registry (false switches
