@@ -168,3 +168,37 @@ def test_mlflow_logs_params_metrics_per_epoch_and_artifacts_and_resume_continues
     local = tmp_path / "artifact"
     client.download_artifacts(found.info.run_id, "recipe.yaml", str(local.mkdir() or local))
     assert load_yaml(local / "recipe.yaml")["train"]["epochs"] == 3
+
+
+@pytest.mark.skipif(not HAS_MLFLOW, reason='mlflow is not installed (pip install "ignite-zoo[mlflow]")')
+def test_mlflow_marks_a_run_that_fails_as_failed(tmp_path):
+    """With TensorBoard on, its handler may raise the error before MLflow's sees it; the
+    run is still marked FAILED (at exit), not left RUNNING."""
+    from mlflow.tracking import MlflowClient
+
+    (tmp_path / "boom_mlflow.py").write_text(textwrap.dedent(BOOM.format(name="boom_mlflow")))
+    recipe = tmp_path / "boom.yaml"
+    recipe.write_text(f"_base_: {DEMO}\nimports: [boom_mlflow]\nhandlers: {{boom_mlflow: true}}\n")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = run_tool("run", recipe, *tiny_seg(tmp_path, *QUICK, f"out.dir={tmp_path / 'run'}",
+                                             f"handlers.mlflow={{tracking_uri: '{uri}', experiment: fails}}"),
+                    check=False)
+    assert proc.returncode == 2 and "failing on purpose" in proc.stderr, proc.stderr[-2000:]
+    client = MlflowClient(tracking_uri=uri)
+    (found,) = client.search_runs([client.get_experiment_by_name("fails").experiment_id])
+    assert found.info.status == "FAILED"
+
+
+@pytest.mark.skipif(not HAS_MLFLOW, reason='mlflow is not installed (pip install "ignite-zoo[mlflow]")')
+def test_mlflow_refused_store_is_a_one_line_run_error(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from engines.run_dir import RunDir
+
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    ctx = SimpleNamespace(recipe={"out": {"root": str(tmp_path), "name": "x"}}, run_dir=RunDir(tmp_path / "run"))
+    with pytest.raises(RunError) as e:
+        MLflow(tracking_uri=str(tmp_path / "mlruns")).attach(ctx)
+    msg = str(e.value)
+    assert msg.startswith(f"handlers.mlflow: tracking store {tmp_path / 'mlruns'}:") and "\n" not in msg
+    assert "MLFLOW_ALLOW_FILE_STORE" in msg

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 from ignite.engine import Engine, Events
 
 from engines.events import RunContext, RunEvents
+from engines.run_dir import RECIPE_FILE
 from registry import HANDLERS
 from registry.errors import RunError
 
@@ -101,6 +102,7 @@ class MLflow:
             self.run_id = self._open_run(uri)
             self._log_params()
         except MlflowException as e:
+            self._end("FAILED")
             raise RunError(f"handlers.mlflow: tracking store {uri}: {_one_line(e)}") from None
         log.info("mlflow: run %s in experiment '%s' at %s", self.run_id, self.experiment_name, uri)
         run.trainer.add_event_handler(RunEvents.EPOCH_SUMMARY, self._log_epoch)
@@ -168,11 +170,11 @@ class MLflow:
         engine.add_event_handler(Events.COMPLETED, self._finish)
 
     def _finish(self, engine: Engine) -> None:
-        path = self.run.run_dir.path
-        files = [(path / "recipe.yaml", None), (path / "history.csv", None), (path / "metrics.json", None)]
-        files += [(p, "figures") for p in sorted(path.glob("*.png"))]
-        files.append((self.run.run_dir.masks_dir / "grid.png", "masks"))
-        best = self.run.run_dir.best_checkpoint()
+        run_dir = self.run.run_dir
+        files = [(run_dir.path / RECIPE_FILE, None), (run_dir.history_path, None), (run_dir.summary_path, None)]
+        files += [(p, "figures") for p in sorted(run_dir.path.glob("*.png"))]
+        files.append((run_dir.masks_dir / "grid.png", "masks"))
+        best = run_dir.best_checkpoint()
         if self.log_checkpoint and best is not None:
             files.append((best, "checkpoints"))
         for file, folder in files:
