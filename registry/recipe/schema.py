@@ -64,6 +64,12 @@ SCHEMA: dict[str, Any] = {
         "input_size": Key((list, NULL), None, doc="[C, H, W] shown by tools/summary.py"),
     },
     "loss": Key((dict,), {"type": "cross_entropy"}, doc=COMPONENT),
+    # optim: sgd | adam | adamw (this project's defaults) or any torch.optim class by its name
+    # (AdamW, RMSprop, ...) with torch's arguments; ``no_decay_bias_norm: true`` keeps weight
+    # decay off biases and norm-layer scales/shifts (parameters with at most one dimension).
+    # sched: constant | step | cosine | poly (with warmup_epochs, warmup_factor) or any
+    # torch.optim.lr_scheduler class by its name (OneCycleLR, StepLR, ...), counted in
+    # optimizer steps; its total_iters / T_max / total_steps is the run's length.
     "optim": Key((dict,), {"type": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4}, doc=COMPONENT),
     "sched": Key((dict, NULL), None, doc=COMPONENT),
     "train": {
