@@ -11,6 +11,7 @@ from engines.handlers import (  # noqa: F401  (registers)
     early_stopping,
     history,
     mask_snapshots,
+    mlflow,
     nan_guard,
     progress,
     tensorboard,
