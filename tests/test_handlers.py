@@ -103,8 +103,8 @@ class Boom:
 
 
 def test_an_error_in_a_handler_ends_the_run_with_tensorboard_on(tmp_path):
-    """TensorBoard's EXCEPTION_RAISED handler raises the error again (ignite hands the error
-    to those handlers instead of raising it)."""
+    """A failing handler fails the run with TensorBoard on: handlers clean up in ``close``,
+    never on ignite's EXCEPTION_RAISED (where an exception that is not raised again is lost)."""
     (tmp_path / "boom_handler.py").write_text(textwrap.dedent(BOOM.format(name="boom")))
     recipe = tmp_path / "boom.yaml"
     recipe.write_text(f"_base_: {DEMO}\nimports: [boom_handler]\nhandlers: {{boom: true}}\n")

@@ -17,6 +17,6 @@ from engines.handlers import (  # noqa: F401  (registers)
     tensorboard,
 )
 from engines.handlers.mask_snapshots import resolve_epochs
-from engines.handlers.wiring import attach_handlers, check_handlers
+from engines.handlers.wiring import attach_handlers, check_handlers, close_handlers
 
-__all__ = ["attach_handlers", "check_handlers", "resolve_epochs"]
+__all__ = ["attach_handlers", "check_handlers", "close_handlers", "resolve_epochs"]

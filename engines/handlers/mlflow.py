@@ -14,7 +14,6 @@ directory remembers which).
 """
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
 
 from engines.events import RunContext, RunEvents
 from engines.run_dir import RECIPE_FILE
@@ -106,11 +105,6 @@ class MLflow:
             raise RunError(f"handlers.mlflow: tracking store {uri}: {_one_line(e)}") from None
         log.info("mlflow: run %s in experiment '%s' at %s", self.run_id, self.experiment_name, uri)
         run.trainer.add_event_handler(RunEvents.EPOCH_SUMMARY, self._log_epoch)
-        run.trainer.add_event_handler(Events.STARTED, self._on_started)
-        run.trainer.add_event_handler(Events.EXCEPTION_RAISED, self._failed)
-        # ignite stops calling EXCEPTION_RAISED handlers at the first that raises the error
-        # again (the TensorBoard handler may come first): a run still open at exit failed
-        atexit.register(self._end, "FAILED")
 
     def _open_run(self, uri: str) -> str:
         """This run directory's MLflow run when it is resumed, else a new one."""
@@ -164,12 +158,12 @@ class MLflow:
         if metrics:
             self.client.log_batch(self.run_id, metrics=metrics)
 
-    def _on_started(self, engine: Engine) -> None:
-        # attached now, after every handler's attach: files drawn at COMPLETED (the mask
-        # grid) exist when this runs, whatever order the handlers were attached in
-        engine.add_event_handler(Events.COMPLETED, self._finish)
-
-    def _finish(self, engine: Engine) -> None:
+    def close(self, error: BaseException | None) -> None:
+        """After the run (every COMPLETED handler has drawn its figures): the artifacts and
+        FINISHED, or the run marked FAILED (KILLED when interrupted)."""
+        if error is not None:
+            self._end("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+            return
         run_dir = self.run.run_dir
         files = [(run_dir.path / RECIPE_FILE, None), (run_dir.history_path, None), (run_dir.summary_path, None)]
         files += [(p, "figures") for p in sorted(run_dir.path.glob("*.png"))]
@@ -182,14 +176,7 @@ class MLflow:
                 self.client.log_artifact(self.run_id, str(file), folder)
         self._end("FINISHED")
 
-    def _failed(self, engine: Engine, e: BaseException) -> None:
-        """Marks the MLflow run failed (KILLED when interrupted) and raises ``e`` again:
-        ignite hands it to EXCEPTION_RAISED handlers instead of raising it."""
-        self._end("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
-        raise e
-
     def _end(self, status: str) -> None:
-        atexit.unregister(self._end)
         if self.run_id is None:
             return
         run_id, self.run_id = self.run_id, None

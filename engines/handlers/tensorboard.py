@@ -45,14 +45,9 @@ class TensorBoard:
         if self.images:
             trainer.add_event_handler(RunEvents.MASKS_SAVED, self._masks)
         trainer.add_event_handler(Events.COMPLETED, self._hparams)
-        trainer.add_event_handler(Events.COMPLETED, lambda _: self.logger.close())
-        trainer.add_event_handler(Events.EXCEPTION_RAISED, self._close_and_reraise)
 
-    def _close_and_reraise(self, engine: Engine, e: BaseException) -> None:
-        """ignite hands an exception to EXCEPTION_RAISED handlers instead of raising it: a
-        handler that does not raise it again would turn a failed run into a finished one."""
+    def close(self, error: BaseException | None) -> None:
         self.logger.close()
-        raise e
 
     def _architecture(self, engine: Engine) -> None:
         text = self.run.provenance.get("architecture")
