@@ -80,7 +80,7 @@ def test_tensorboard_events_hold_scalars_and_images(demo_run):
 
 def test_checkpoint_rebuilds_the_model_and_recipe(demo_run):
     model, recipe = load_model(demo_run / "checkpoints" / "last_checkpoint_3.pt")
-    assert recipe["model"]["head"]["type"] == "fcn32s"
+    assert recipe["model"]["head"]["type"] == "fcn8s"
     ckpt = read_checkpoint(RunDir(demo_run).last_checkpoint())
     assert ckpt["trainer"]["iteration"] == 3 * ckpt["trainer"]["epoch_length"]
     for k, v in model.state_dict().items():
@@ -184,7 +184,7 @@ def test_torchrun_runs_the_recipe_as_the_spawned_ranks_do(tmp_path):
          str(REPO / "tools" / "run.py"), str(DEMO), *overrides, "model.head.dropout=5", f"out.root={failed_root}"],
         capture_output=True, text=True, timeout=300, cwd=str(REPO), env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode != 0
-    assert proc.stderr.count("error: model.head: head 'fcn32s' refused its arguments") == 2, proc.stderr[-3000:]
+    assert proc.stderr.count("error: model.head: head 'fcn8s' refused its arguments") == 2, proc.stderr[-3000:]
     assert "]: Traceback" not in proc.stderr, proc.stderr[-3000:]  # no rank's "[rankN]: Traceback ..."
     assert not list(failed_root.rglob("recipe.yaml")), list(failed_root.rglob("*"))
 
