@@ -374,8 +374,12 @@ def test_predict_with_a_missing_checkpoint(cli, tmp_path):
 
 
 def test_predict_with_a_folder_without_images(cli, masks, tmp_path):
-    cli("predict", tmp_path / "nope.pt", masks[1], tmp_path / "out",
-        expect=[f"{masks[1]}: no images named <id>_sat.jpg"])
+    from tests.test_predict import SEG_TINY, make_run
+
+    run = make_run(tmp_path / "run", overrides=(*SEG_TINY, "model.head.type=fcn32s"))
+    cli("predict", run, masks[1], tmp_path / "out",
+        expect=[f"{masks[1]}: no images named as the 'synthetic_landcover' dataset names them",
+                "it holds 0000_mask.png, 0001_mask.png, 0002_mask.png", "written as <id>_mask.png"])
 
 
 def test_summary_with_a_bad_input_size(cli):

@@ -196,3 +196,48 @@ def test_class_index_masks_are_read_and_all_unknown_predictions_warn(tmp_path, c
     assert len(warning) == 1 and "100.0% of the predicted pixels are unknown or no class" in warning[0]
     assert str(tmp_path / "black") in warning[0] and "ids 0..6" in warning[0]
     assert json.loads(out)["miou"] == 0.0
+
+
+# ------------------------------------------------------------------------------------------
+# which dataset: a run's, a named one, or the default zoo.data declares
+# ------------------------------------------------------------------------------------------
+def test_run_gives_the_dataset_and_its_miou_classes(tmp_path, capsys):
+    from tests.test_predict import SEG_TINY, make_run
+
+    run = make_run(tmp_path / "run", overrides=(*SEG_TINY, "eval.miou_classes=[1,4]"))
+    truth = _masks(8)
+    _write(tmp_path / "gt", truth)
+    _write(tmp_path / "pred", truth)
+    code, out, err = _run([tmp_path / "pred", tmp_path / "gt", "--run", run, "--json"], capsys)
+    assert code == 0, err
+    assert list(json.loads(out)["iou"]) == [CLASSES[1], CLASSES[4]]
+    assert f"dataset: synthetic_landcover (from run {run})" in err
+    ckpt = next((run / "checkpoints").glob("*.pt"))  # a checkpoint carries the same recipe
+    code, out2, err = _run([tmp_path / "pred", tmp_path / "gt", "--run", ckpt, "--json"], capsys)
+    assert code == 0 and out2 == out, err
+    with pytest.raises(SystemExit) as e:
+        _run([tmp_path / "pred", tmp_path / "gt", "--run", run, "--dataset", "voc"], capsys)
+    assert e.value.code == 2 and "not allowed with argument --run" in capsys.readouterr().err
+
+
+def test_named_dataset_reads_its_own_file_names_classes_and_range(tmp_path, capsys):
+    from zoo.data import dataset_info
+
+    info = dataset_info({"type": "voc"})
+    rng = np.random.default_rng(9)
+    truth = {f"2007_{i:06d}": rng.integers(0, 21, (16, 16)) for i in range(2)}
+    for folder in ("gt", "pred"):
+        (tmp_path / folder).mkdir()
+        for id_, ids in truth.items():
+            info.write_mask(tmp_path / folder / f"{id_}.png", ids)
+    code, out, err = _run([tmp_path / "pred", tmp_path / "gt", "--dataset", "voc", "--json", "--classes", "0,15"],
+                          capsys)
+    assert code == 0, err
+    assert json.loads(out) == {"miou": 1.0, "iou": {"background": 1.0, "person": 1.0}, "pixel_acc": 1.0}
+    assert "masks named <id>.png" in err
+    code, _, err = _run([tmp_path / "pred", tmp_path / "gt", "--dataset", "voc", "--classes", "0,21"], capsys)
+    assert code == 2 and "--classes '0,21': expected distinct class ids 0-20" in err
+    code, _, err = _run([tmp_path / "pred", tmp_path / "gt"], capsys)  # the default dataset names masks otherwise
+    assert code == 2 and "no masks named <id>_mask.png" in err and "2007_000000.png" in err
+    code, _, err = _run([tmp_path / "pred", tmp_path / "gt", "--dataset", "digits"], capsys)
+    assert code == 2 and "'digits' is a classification dataset" in err

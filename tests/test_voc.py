@@ -189,8 +189,11 @@ def test_the_voc_recipe_trains_predicts_evaluates_and_reports(voc_root: Path, tm
     truth.mkdir()
     for id_ in val_ids:
         (truth / f"{id_}.png").symlink_to(voc_root / "SegmentationClass" / f"{id_}.png")
-    scored = json.loads(run_tool("evaluate", tmp_path / "preds", truth, "--run", run, "--json").stdout)
-    assert set(scored["iou"]) == set(FOUR) and 0 <= scored["miou"] <= 1
+    proc = run_tool("evaluate", tmp_path / "preds", truth, "--run", run, "--json")
+    scored = json.loads(proc.stdout)
+    assert set(scored["iou"]) == set(FOUR) and "dataset: voc (from run" in proc.stderr
+    best = json.loads((run / "metrics.json").read_text())["best"]["val/mIoU"]  # predict.py reads the best checkpoint
+    assert scored["miou"] == pytest.approx(best, abs=1e-6)  # the run's own validation number
     run_tool("report", run, "--out", tmp_path / "report")
     text = (tmp_path / "report" / "report.md").read_text()
     assert all(c in text for c in FOUR) and "random init" in text

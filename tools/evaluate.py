@@ -1,20 +1,26 @@
 #!/usr/bin/env python
-"""Score predicted land-cover masks against the ground truth: the course's mIoU.
+"""Score predicted masks against the ground truth: the mIoU training reports.
 
 Examples:
-  python tools/evaluate.py preds/ p2_data/validation
-  python tools/evaluate.py preds/ p2_data/validation --json > score.json
-  python tools/evaluate.py preds/ p2_data/validation --classes 0,1,2,3,4,5 --strict
+  python tools/evaluate.py preds/ data/validation --run runs/seg_fcn8s_vgg16_sat/20240101-120000
+  python tools/evaluate.py preds/ data/validation --json > score.json
+  python tools/evaluate.py preds/ VOC/SegmentationClass --dataset voc --classes 1,2,3
+  python tools/evaluate.py preds/ data/validation --strict
 
-Both folders hold colour masks named <id>_mask.png (the truth folder may also hold the
-<id>_sat.jpg images); they are matched by id and every id must be in both. Colours are
-decoded as the course does (each channel thresholded at 128). One confusion matrix is
-accumulated over all pixels of all masks; IoU = TP / (TP + FP + FN) per class and mIoU is
-the mean over --classes (default 0-5: Unknown is left out of the mean, but its pixels
-still count as false positives/negatives of the other classes). A colour that is no
-class (e.g. red) counts as Unknown with a warning, like the course's 2020 script;
---strict makes it an error. Masks may also be class-index PNGs (grey or palette, values
-0-6). Predictions that decode to almost nothing but Unknown (masks of another dataset or
+Which dataset the masks belong to decides their file names, classes and colours: --run
+RUN takes it from a run directory's (or checkpoint's) recipe, with its eval.miou_classes;
+--dataset NAME names a registered dataset type (python tools/run.py --list), with its
+default settings; without either, the masks are read as the default dataset's (the
+output says which). Both folders hold masks named as that dataset names them (the truth
+folder may hold the images too); they are matched by id and every id must be in both.
+Masks may be class-index PNGs (grey or palette) or colour PNGs in the dataset's colours,
+decoded by the dataset's own rule. One confusion matrix is accumulated over all pixels of
+all masks; IoU = TP / (TP + FP + FN) per class and mIoU is the mean over --classes
+(default: the run's eval.miou_classes, else the dataset's evaluation classes: an
+"unknown" class is left out of the mean, but its pixels still count as false positives
+and negatives of the others). A mask colour that is no class counts as the dataset's
+unknown class, with a warning, where the dataset allows that; --strict makes it an
+error. Predictions that decode to almost nothing but unknown (masks of another dataset or
 encoding) are scored, with a warning.
 """
 from __future__ import annotations
@@ -22,7 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 if not __package__:  # run as a script from a checkout: the packages are beside tools/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,66 +37,81 @@ from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch
 from registry.errors import UsageError  # noqa: E402
 
 
-def parse_classes(text: str) -> list[int]:
+def parse_classes(text: str, num_classes: int, example: Sequence[int]) -> list[int]:
+    """``--classes`` as distinct ids of the dataset's ``num_classes``."""
     try:
         classes = [int(c) for c in text.replace(" ", "").split(",") if c != ""]
     except ValueError:
         classes = []
-    if not classes or any(not 0 <= c <= 6 for c in classes) or len(set(classes)) != len(classes):
-        raise UsageError(f"--classes {text!r}: expected distinct class ids 0-6 separated by commas, e.g. 0,1,2,3,4,5")
+    if not classes or any(not 0 <= c < num_classes for c in classes) or len(set(classes)) != len(classes):
+        raise UsageError(f"--classes {text!r}: expected distinct class ids 0-{num_classes - 1} separated by commas, "
+                         f"e.g. {','.join(map(str, example))}")
     return classes
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = tool_parser("tools/evaluate.py", __doc__)
-    p.add_argument("pred_dir", metavar="PRED_DIR", help="folder of predicted <id>_mask.png")
-    p.add_argument("gt_dir", metavar="GT_DIR", help="folder of ground-truth <id>_mask.png (may hold images too)")
+    p.add_argument("pred_dir", metavar="PRED_DIR", help="folder of predicted masks")
+    p.add_argument("gt_dir", metavar="GT_DIR", help="folder of ground-truth masks (may hold the images too)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run", metavar="RUN",
+                       help="a run directory, checkpoint .pt or exported .onnx: its recipe's dataset and "
+                            "eval.miou_classes")
+    which.add_argument("--dataset", metavar="NAME", help="a registered dataset type, with its default settings")
     p.add_argument("--json", action="store_true",
-                   help='print only one JSON object {"miou": ..., "iou": {"Urban": ..., ...}, "pixel_acc": ...}')
-    p.add_argument("--classes", default="0,1,2,3,4,5", help="class ids averaged into the mIoU (default 0,1,2,3,4,5)")
-    p.add_argument("--strict", action="store_true", help="a mask colour that is no class is an error, not Unknown")
+                   help='print only one JSON object {"miou": ..., "iou": {"<class name>": ..., ...}, "pixel_acc": ...}')
+    p.add_argument("--classes", default=None,
+                   help="class ids averaged into the mIoU, e.g. 0,1,2 (default: the run's eval.miou_classes, "
+                        "else the dataset's evaluation classes)")
+    p.add_argument("--strict", action="store_true",
+                   help="a mask colour that is no class is an error, not the unknown class (data.args.strict)")
     p.add_argument("--batch-size", type=int, default=16, help="masks scored per batch (default 16)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it goes to stderr)")
     return p.parse_args(list(argv))
 
 
-def format_table(result: dict, classes: Sequence[int]) -> str:
-    from engines.inference import dataset_info
-
-    names = dataset_info().classes
-    lines = [f"{'class':<22} {'IoU':>8}", "-" * 31]
-    for c, name in enumerate(names):
+def format_table(result: dict, classes: Sequence[int], names: Sequence[str]) -> str:
+    labels = [name if c in classes else f"{name} (not in mIoU)" for c, name in enumerate(names)]
+    width = max(22, *(len(label) + 1 for label in labels))
+    lines = [f"{'class':<{width}} {'IoU':>8}", "-" * (width + 9)]
+    for c, label in enumerate(labels):
         v = result["iou"][c]
-        label = name if c in classes else f"{name} (not in mIoU)"
-        lines.append(f"{label:<22} {'n/a' if v != v else f'{v:.4f}':>8}")
-    lines += ["-" * 31, f"{'mIoU':<22} {result['miou']:>8.4f}", f"{'pixel accuracy':<22} {result['pixel_acc']:>8.4f}",
+        lines.append(f"{label:<{width}} {'n/a' if v != v else f'{v:.4f}':>8}")
+    lines += ["-" * (width + 9), f"{'mIoU':<{width}} {result['miou']:>8.4f}",
+              f"{'pixel accuracy':<{width}} {result['pixel_acc']:>8.4f}",
               f"({len(result['ids'])} masks, mean over classes {','.join(map(str, classes))})"]
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
-    classes = parse_classes(args.classes)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size {args.batch_size}: expected a positive integer")
     import json
     import math
     import warnings
 
-    from engines.inference import dataset_info, evaluate_folders
+    from engines.inference import evaluate_folders, mask_dataset
     from zoo.data import ForeignColourWarning
 
-    names = dataset_info().classes
+    data = mask_dataset(args.run, args.dataset, {"strict": True} if args.strict else None)
+    info = data.info
+    classes = (list(data.eval_classes) if args.classes is None
+               else parse_classes(args.classes, info.num_classes, data.eval_classes))
+    print(f"dataset: {data.name} ({'default' if data.source == 'default' else 'from ' + data.source}), "
+          f"masks named {data.mask_example()}", file=sys.stderr)
 
-    def show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
-        text = str(message).split(" (use foreign=")[0]  # the codec's hint names recipe options
+    def show_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None,
+                     line: Any = None) -> None:
+        text = str(message).split(" (use ")[0]  # the codec's hint names recipe options
         hint = "; --strict makes it an error" if issubclass(category, ForeignColourWarning) else ""
         print(f"warning: {text}{hint}", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.showwarning = show_warning  # one line on stderr, never on stdout (--json)
         result = evaluate_folders(args.pred_dir, args.gt_dir, classes, batch_size=args.batch_size,
-                                  foreign="error" if args.strict else "unknown", progress=not args.no_progress)
+                                  progress=not args.no_progress, info=info)
+    names = info.classes
     if args.json:
         def num(v: float) -> float | None:
             return None if math.isnan(v) else v
@@ -99,7 +120,7 @@ def main(argv: Sequence[str]) -> int:
                           "iou": {names[c]: num(result["iou"][c]) for c in classes},
                           "pixel_acc": num(result["pixel_acc"])}))
     else:
-        print(format_table(result, classes))
+        print(format_table(result, classes, names))
     return 0
 
 

@@ -1,21 +1,23 @@
 #!/usr/bin/env python
-"""Predict land-cover masks for a folder of satellite images with a trained segmentation run.
+"""Predict masks for a folder of images with a trained segmentation run.
 
 Examples:
-  python tools/predict.py runs/seg_fcn32s_vgg16_sat/20240101-120000 p2_data/validation preds/
+  python tools/predict.py runs/seg_fcn32s_vgg16_sat/20240101-120000 data/validation preds/
   python tools/predict.py best_checkpoint_20_mIoU=0.6712.pt images/ preds/ --tta flip --device cuda
   python tools/predict.py runs/seg_demo/RUN scenes/ preds/ --tile 512 --overlap 128
-  python tools/predict.py model.onnx p2_data/validation preds/      # an exported model (tools/export.py)
+  python tools/predict.py model.onnx data/validation preds/      # an exported model (tools/export.py)
 
-For every <id>_sat.jpg in INPUT_DIR it writes OUTPUT_DIR/<id>_mask.png: a palette PNG at the
-image's full resolution, in the 7 class colours the course's evaluation reads. Images go
-through the run's own evaluation preprocessing (its data.val.transforms, then ImageNet
-normalisation), with the run's precision (train.amp; on CPUs with bf16 the weights are
-held in bf16 once) and validation batch size, so `tools/evaluate.py OUTPUT_DIR <truth
-folder>` reproduces the run's validation mIoU. --tile predicts in overlapping windows
-whose logits are blended (memory bounded by the window batch); --tile-above only tiles
-images whose longer side is larger. OUTPUT_DIR may not be INPUT_DIR nor hold files that
-this tool did not write (--overwrite allows both).
+INPUT_DIR holds images named as the run's dataset names them (data.type in its recipe);
+for each one OUTPUT_DIR gets a mask named as that dataset names masks: a palette PNG at
+the image's full resolution whose indices are class ids and whose colours are the
+dataset's, so index readers and colour readers see the same classes. Images go through
+the run's own evaluation preprocessing (its data.val.transforms and normalisation), with
+the run's precision (train.amp; on CPUs with bf16 the weights are held in bf16 once) and
+validation batch size, so `tools/evaluate.py OUTPUT_DIR <truth folder> --run RUN`
+reproduces the run's validation mIoU. --tile predicts in overlapping windows whose
+logits are blended (memory bounded by the window batch); --tile-above only tiles images
+whose longer side is larger. OUTPUT_DIR may not be INPUT_DIR nor hold files that this
+tool did not write (--overwrite allows both).
 """
 from __future__ import annotations
 
@@ -36,8 +38,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT",
                    help="a run directory (its best checkpoint; --last for its latest), a checkpoint .pt, "
                         "or a model exported with tools/export.py (.onnx)")
-    p.add_argument("input_dir", metavar="INPUT_DIR", help="folder holding <id>_sat.jpg images")
-    p.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder to write <id>_mask.png into (created)")
+    p.add_argument("input_dir", metavar="INPUT_DIR", help="folder of images, named as the run's dataset names them")
+    p.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder to write the masks into (created)")
     p.add_argument("--batch-size", type=int, default=None,
                    help="images per forward pass (default: the run's validation batch size)")
     p.add_argument("--tta", choices=["flip"], default=None,
@@ -74,9 +76,9 @@ def main(argv: Sequence[str]) -> int:
         raise UsageError(f"--overlap {args.overlap}: expected less than --tile ({args.tile})")
 
     from engines.inference import SlideSettings, load_predictor, predict_folder
-    from engines.inference.layout import images
+    from engines.inference.predict import check_input_folder
 
-    images(None, args.input_dir)  # a wrong or empty folder fails before the model loads
+    check_input_folder(args.checkpoint, args.input_dir)  # a run's wrong or empty folder fails before its model loads
     predictor = load_predictor(args.checkpoint, args.device, last=args.last, tta=args.tta)
     slide = SlideSettings.from_recipe(predictor.recipe, tile=args.tile, overlap=args.overlap,
                                       above=args.tile_above, blend=args.blend)

@@ -120,6 +120,18 @@ def _same_size_runs(batch: list[tuple[str, torch.Tensor, tuple[int, int]]]) -> I
         yield run
 
 
+def check_input_folder(source: str | os.PathLike, input_dir: str | os.PathLike) -> None:
+    """Fail on a folder without images of a run directory's dataset before its model loads
+    (the recipe is a small file there); a checkpoint or exported file is checked after loading."""
+    from engines.inference.layout import run_recipe
+
+    if not Path(source).expanduser().is_dir():
+        return
+    recipe = run_recipe(source)
+    if recipe.get("task") == "segmentation":
+        images(dataset_info(recipe["data"]), input_dir, recipe["data"].get("type"))
+
+
 @dataclass
 class PredictResult:
     ids: list[str]
@@ -154,7 +166,7 @@ def predict_folder(
         raise RunError(f"{predictor.source}: a {recipe.get('task')!r} model; predicting masks needs a "
                        "segmentation run")
     info = dataset_info(recipe.get("data"))
-    items = images(info, input_dir)
+    items = images(info, input_dir, recipe["data"].get("type"))
     out = prepare_output_dir(output_dir, [input_dir], overwrite, [info.layout.mask_name(i) for i, _ in items],
                              flag="OUTPUT_DIR")
     bs = batch_size or val_batch_size(recipe)

@@ -1,4 +1,4 @@
-"""Scoring a folder of predicted masks against a folder of true masks: the course mIoU.
+"""Scoring a folder of predicted masks against a folder of true masks: the mIoU of training.
 
 Masks are matched by id and decoded with the dataset's own codec (``DatasetInfo.read_mask``:
 colour, palette and class-index PNGs); the number is the one ``engines.metrics`` computes
@@ -14,7 +14,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from engines.inference.layout import LAND_COVER, dataset_info, masks
+from engines.inference.layout import dataset_info, masks
 from registry.errors import DataError
 
 
@@ -41,7 +41,8 @@ def match_mask_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike,
         problems.append(f"{len(only_truth)} ground-truth mask(s) without a prediction in {pred_dir}: "
                         f"{some(only_truth)}")
     if problems:
-        raise DataError("ids do not match (expected the same <id>_mask.png names in both folders): " + "; ".join(problems))
+        raise DataError(f"ids do not match (expected the same {info.layout.mask_name('<id>')} names in both "
+                        "folders): " + "; ".join(problems))
     return [(i, pred[i], truth[i]) for i in sorted(pred)]
 
 
@@ -94,23 +95,26 @@ def warn_if_mostly_unknown(cm: np.ndarray, info: Any, pred_dir: str | os.PathLik
     return pred_share
 
 
-def evaluate_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike, classes: Sequence[int],
-                     batch_size: int = 16, foreign: str = "unknown", progress: bool = True,
-                     info: Any = None) -> dict[str, Any]:
-    """The course mIoU of two folders of masks (``engines.metrics.evaluate_mask_pairs``).
+def evaluate_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike, classes: Sequence[int] | None = None,
+                     batch_size: int = 16, progress: bool = True, info: Any = None) -> dict[str, Any]:
+    """The mIoU of two folders of masks (``engines.metrics.evaluate_mask_pairs``), the number
+    training reports for the same masks.
 
-    ``info``: the masks' ``DatasetInfo`` (default: land cover, foreign colours as ``foreign``).
+    ``info``: the masks' ``DatasetInfo`` (default: ``layout.dataset_info()``, the dataset
+    ``zoo.data`` declares the default); ``classes``: the ids averaged into the mIoU
+    (default: the dataset's ``eval_classes``).
 
     Returns ``{"miou", "iou" (per class id, all classes), "pixel_acc", "cm", "ids"}`` and
     warns (``MostlyUnknownWarning``) when the predictions are nearly all unknown.
     """
     from engines.metrics import evaluate_mask_pairs
 
-    info = info or dataset_info({**LAND_COVER, "args": {"foreign": foreign}})
+    info = info or dataset_info()
     k = info.num_classes
+    classes = list(info.eval_classes if classes is None else classes)
     bad = [c for c in classes if not 0 <= c < k]
     if bad or not classes:
-        raise DataError(f"--classes {list(classes)}: expected class ids in 0..{k - 1}")
+        raise DataError(f"--classes {classes}: expected class ids in 0..{k - 1}")
     pairs = match_mask_folders(pred_dir, gt_dir, info)
     out = evaluate_mask_pairs(mask_pair_batches(pairs, batch_size, progress, info), k, classes)
     warn_if_mostly_unknown(out["cm"].cpu().numpy(), info, pred_dir)

@@ -31,6 +31,8 @@ from zoo.data.synthetic import SyntheticLandcover, generate_landcover
 from zoo.data.voc import VOC_CLASSES, Voc
 from zoo.data.synthetic_voc import make_voc_like
 
+DEFAULT_MASK_DATASET = "dlcv_sat"  # what mask folders are read as without a run or --dataset
+
 def dataset_info(data_cfg: Mapping[str, Any]) -> DatasetInfo:
     """The facts (classes, colours, ignore/unknown ids, layout, ...) of a recipe's dataset.
 
