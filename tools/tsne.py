@@ -12,8 +12,12 @@ precision, reduced with PCA to --pca dimensions and embedded in 2-D with scikit-
 TSNE (init="pca", fixed random_state). Writes into the run directory (or --out):
   tsne.png              one colour/marker per class, class names at the class centroids
   confusion_matrix.png  row-normalised, class names on both axes
-  tsne.npz              features, embedding, labels, predictions, class_names, ids
-and prints the validation accuracy of the same predictions.
+  tsne.npz              features, embedding, labels, predictions, class_names, ids, confusion
+and prints the validation accuracy of the same predictions. When the checkpoint belongs
+to a run directory, the features also go to the run's TensorBoard folder (tb/) as a
+Projector embedding, points labelled with their true and predicted class and id, and
+the two figures as images (in a new events file; nothing there is replaced):
+tensorboard --logdir runs. --no-tensorboard leaves tb/ alone.
 """
 from __future__ import annotations
 
@@ -46,6 +50,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--device", default=None, help="'cpu', 'cuda', ... (default: the recipe's train.device)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for features and t-SNE (default: all cores; 1 is faster when the cores are busy)")
+    p.add_argument("--no-tensorboard", action="store_true",
+                   help="do not add the embedding and figures to the run's TensorBoard folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(list(argv))
     # a run dir given as key=value is impossible; a first positional with '=' is an override
@@ -76,6 +82,7 @@ def main(argv: Sequence[str]) -> int:
 
     from engines.inference import extract_features, load_trained, val_batch_size
     from engines.reports import plot_confusion, plot_tsne
+    from engines.reports.figures import confusion_counts
     from registry.errors import RunError
     from registry.recipe import apply_overrides, load_recipe
     from zoo.data import build_dataset
@@ -131,10 +138,21 @@ def main(argv: Sequence[str]) -> int:
     plot_confusion(feats.labels, feats.predictions, class_names, out / "confusion_matrix.png",
                    title=f"{label}: confusion matrix (row-normalised), accuracy {acc:.4f}")
     ids = np.array([str(i) for i in getattr(dataset, "ids", range(n))])
+    confusion = confusion_counts(feats.labels, feats.predictions, k)
     np.savez_compressed(out / "tsne.npz", features=feats.features, embedding=emb, labels=feats.labels,
-                        predictions=feats.predictions, class_names=np.array(class_names), ids=ids)
+                        predictions=feats.predictions, class_names=np.array(class_names), ids=ids, confusion=confusion)
     print(f"validation accuracy: {acc:.4f} ({int((feats.predictions == feats.labels).sum())}/{n})")
     print(f"wrote {out / 'tsne.png'}, {out / 'confusion_matrix.png'}, {out / 'tsne.npz'}")
+    owner = run_dir or (ckpt.parent.parent if ckpt.parent.name == "checkpoints" else None)
+    if not args.no_tensorboard and owner is not None and (owner / "recipe.yaml").is_file():
+        from engines.inference.projector import write_projector
+        from engines.run_dir import RunDir, checkpoint_epoch
+
+        tb = write_projector(RunDir(owner).tb_dir, feats.features, feats.labels, feats.predictions, class_names, ids,
+                             step=checkpoint_epoch(ckpt),
+                             images={"tsne/confusion_matrix": out / "confusion_matrix.png", "tsne/tsne": out / "tsne.png"})
+        print(f"wrote the projector embedding {tb.tag} (step {tb.step}) and the figures to {tb.tb_dir} "
+              f"(tensorboard --logdir {tb.tb_dir})")
     return 0
 
 

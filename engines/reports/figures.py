@@ -122,6 +122,16 @@ def plot_tsne(embedding: Any, labels: Any, class_names: Sequence[str], path: str
     return save_figure(fig, path)
 
 
+def confusion_counts(labels: Any, predictions: Any, num_classes: int) -> Any:
+    """int64 ``[K, K]`` counts, rows true class, columns predicted (scikit-learn's
+    ``confusion_matrix`` over every class id, so absent classes keep their row and column)."""
+    import numpy as np
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(np.asarray(labels, dtype=np.int64), np.asarray(predictions, dtype=np.int64),
+                            labels=np.arange(num_classes)).astype(np.int64)
+
+
 def plot_confusion(labels: Any, predictions: Any, class_names: Sequence[str], path: str | os.PathLike,
                    title: str | None = None) -> Path:
     """Row-normalised confusion matrix (rows: true class), names on both axes; values printed up
@@ -129,8 +139,7 @@ def plot_confusion(labels: Any, predictions: Any, class_names: Sequence[str], pa
     import numpy as np
 
     k = len(class_names)
-    y, p = np.asarray(labels, dtype=np.int64), np.asarray(predictions, dtype=np.int64)
-    cm = np.bincount(y * k + p, minlength=k * k).reshape(k, k).astype(np.float64)
+    cm = confusion_counts(labels, predictions, k).astype(np.float64)
     rows = cm.sum(1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
     side = max(5.5, 0.2 * k + 2.5)

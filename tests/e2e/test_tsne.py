@@ -23,7 +23,7 @@ RECIPE = REPO / "recipes" / "cls_vgg16_digits.yaml"
 #: each (Adam, no dropout, 1x1 pooling before the classifier, no augmentation, one thread)
 TINY = ["train.epochs=6", "train.device=cpu", "train.threads=1", "model.backbone.type=vgg16_bn", "model.backbone.width=0.125",
         "model.head.hidden=256", "model.head.pool_size=1", "model.head.dropout=0", "optim={type: adam, lr: 0.001}",
-        "sched=null", "data.train.transforms=[]", "handlers.progress=false", "handlers.tensorboard.enabled=false"]
+        "sched=null", "data.train.transforms=[]", "handlers.progress=false"]
 
 
 def call(name: str, *argv, capsys) -> tuple[int, str, str]:
@@ -48,8 +48,20 @@ def cls_run(tmp_path_factory) -> Path:
         torch.set_num_threads(threads)
 
 
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 @pytest.fixture(scope="module")
-def tsne_output(cls_run) -> tuple[Path, subprocess.CompletedProcess]:
+def tb_before(cls_run) -> dict[str, bytes]:
+    """The run's TensorBoard files as training left them, before tools/tsne.py adds to them."""
+    before = snapshot(cls_run / "tb")
+    assert any(name.startswith("events.out.tfevents.") for name in before)
+    return before
+
+
+@pytest.fixture(scope="module")
+def tsne_output(cls_run, tb_before) -> tuple[Path, subprocess.CompletedProcess]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
     proc = subprocess.run([sys.executable, str(REPO / "tools" / "tsne.py"), str(cls_run), "--last", "--threads", "1"],
                           capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
@@ -102,9 +114,59 @@ def test_classes_separate_in_the_embedding(tsne_output):
     assert on_embedding > shuffled + 0.3
 
 
+def test_confusion_counts_are_the_bincount_counts():
+    """scikit-learn's confusion_matrix counts what the earlier bincount formula counted,
+    classes that never occur included."""
+    from engines.reports.figures import confusion_counts
+
+    rng = np.random.default_rng(0)
+    k = 7
+    y, p = rng.integers(0, k - 1, 500), rng.integers(0, k, 500)  # class 6 is never true
+    old = np.bincount(y * k + p, minlength=k * k).reshape(k, k)
+    new = confusion_counts(y, p, k)
+    assert new.shape == (k, k) and new.dtype == np.int64 and (new == old).all() and new[6].sum() == 0
+
+
+def _embedding(tb: Path, tag: str):
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector import ProjectorConfig
+
+    config = text_format.Parse((tb / "projector_config.pbtxt").read_text(), ProjectorConfig())
+    return config, next(e for e in config.embeddings if e.tensor_name.startswith(f"{tag}:"))
+
+
+def test_tensorboard_gets_the_projector_embedding_and_the_figures(tsne_output, tb_before):
+    from PIL import Image
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run, proc = tsne_output
+    tb = run / "tb"
+    data = np.load(run / "tsne.npz")
+    _, emb = _embedding(tb, "tsne_features")
+    assert emb.tensor_path == "00006/tsne_features/tensors.tsv"  # step = the checkpoint's epoch (--last: 6)
+    tensors = np.loadtxt(tb / emb.tensor_path, delimiter="\t")
+    np.testing.assert_allclose(tensors, data["features"], rtol=1e-5, atol=1e-5)
+    rows = (tb / emb.metadata_path).read_text().splitlines()
+    assert rows[0] == "class\tpredicted\tid" and len(rows) == len(data["labels"]) + 1
+    names = list(data["class_names"])
+    assert [r.split("\t")[:2] for r in rows[1:]] == [[names[y], names[q]]
+                                                     for y, q in zip(data["labels"], data["predictions"])]
+    acc = EventAccumulator(str(tb), size_guidance={"images": 0})
+    acc.Reload()
+    assert {"tsne/confusion_matrix", "tsne/tsne"} <= set(acc.Tags()["images"])
+    assert "train/loss" in " ".join(acc.Tags()["scalars"])  # the training's events file is still read
+    (image,) = acc.Images("tsne/confusion_matrix")
+    with Image.open(run / "confusion_matrix.png") as im:
+        assert (image.width, image.height) == im.size and image.step == 6
+    after = snapshot(tb)
+    assert all(after.get(name) == content for name, content in tb_before.items())  # nothing replaced
+    assert "projector embedding tsne_features (step 6)" in proc.stdout
+
+
 def test_recipe_and_checkpoint_form_gives_the_same_predictions(tsne_output, tmp_path, capsys):
     run, _ = tsne_output
     ckpt = max((run / "checkpoints").glob("last_checkpoint_*.pt"))
+    first = snapshot(run / "tb")
     threads = torch.get_num_threads()
     try:
         code, out, err = call("tsne", "--recipe", RECIPE, "--checkpoint", ckpt, "--out", tmp_path, "--no-progress",
@@ -115,6 +177,13 @@ def test_recipe_and_checkpoint_form_gives_the_same_predictions(tsne_output, tmp_
     a, b = np.load(run / "tsne.npz"), np.load(tmp_path / "tsne.npz")
     assert (a["predictions"] == b["predictions"]).all() and (a["labels"] == b["labels"]).all()
     assert (tmp_path / "tsne.png").is_file() and (tmp_path / "confusion_matrix.png").is_file()
+    # the checkpoint's run gets a second embedding beside the first, which stays as it was
+    config, second = _embedding(run / "tb", "tsne_features_2")
+    assert second.tensor_path == "00006/tsne_features_2/tensors.tsv" and len(config.embeddings) == 2
+    _embedding(run / "tb", "tsne_features")
+    after = snapshot(run / "tb")
+    assert all(after[name] == content for name, content in first.items() if name != "projector_config.pbtxt")
+    assert (b["confusion"] == a["confusion"]).all() and a["confusion"].sum() == len(a["labels"])
 
 
 def test_tsne_user_errors(tmp_path, capsys):
