@@ -148,9 +148,9 @@ def main(argv: Sequence[str]) -> int:
         from engines.inference.projector import write_projector
         from engines.run_dir import RunDir, checkpoint_epoch
 
+        figures = {"tsne/confusion_matrix": out / "confusion_matrix.png", "tsne/tsne": out / "tsne.png"}
         tb = write_projector(RunDir(owner).tb_dir, feats.features, feats.labels, feats.predictions, class_names, ids,
-                             step=checkpoint_epoch(ckpt),
-                             images={"tsne/confusion_matrix": out / "confusion_matrix.png", "tsne/tsne": out / "tsne.png"})
+                             step=checkpoint_epoch(ckpt), images=figures)
         print(f"wrote the projector embedding {tb.tag} (step {tb.step}) and the figures to {tb.tb_dir} "
               f"(tensorboard --logdir {tb.tb_dir})")
     return 0

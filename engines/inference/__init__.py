@@ -27,7 +27,8 @@ from engines.inference.sliding_window import sliding_window_logits, window_weigh
 
 __all__ = [
     "Features", "extract_features", "MaskDataset", "dataset_info", "mask_dataset", "run_recipe", "Predictor",
-    "eval_pipeline", "load_predictor", "load_trained", "make_step_fn", "normalization", "use_bf16_weights", "val_batch_size", "with_flip",
+    "eval_pipeline", "load_predictor", "load_trained", "make_step_fn", "normalization", "use_bf16_weights",
+    "val_batch_size", "with_flip",
     "PredictResult", "SlideSettings", "predict_folder", "predict_logits_auto", "MostlyUnknownWarning",
     "evaluate_folders", "match_mask_folders", "sliding_window_logits", "window_weights",
 ]
