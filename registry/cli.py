@@ -89,6 +89,6 @@ def main_guard(main: Callable[[Sequence[str]], int | None], argv: Sequence[str] 
         print(f"error: {e.strerror or e}{where}; free space or choose another folder, then "
               "continue with resume=auto", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (engines.launch turns it into one)
+        print(f"interrupted{f' ({e})' if str(e) else ''}", file=sys.stderr)
         return 130
