@@ -89,7 +89,8 @@ def test_a_crop_larger_than_the_images_names_the_transform_and_both_sizes(capsys
     out_root = data_dir / "runs_crop"
     user_error(capsys, "run", DEMO, *tiny_seg(data_dir, *FAST, f"out.root={out_root}"),
                "data.train.transforms=[{type: RandomCrop, height: 600, width: 600}]",
-               expect=["data.train.transforms", "RandomCrop", "600", "32"])
+               expect=["data.train.transforms[0] (RandomCrop) crops 600x600", "the image is 32x32",
+                       str(data_dir / "demo_data" / "train")])
     no_run_left(out_root)
 
 
