@@ -25,6 +25,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 MIB = 1024 * 1024
 
 
+def shared_data() -> Path:
+    """The course's sample data: ``IGNITE_ZOO_SHARED_DATA``, else ``../shared/data`` beside
+    the repository (as the tests find it). It may not exist; callers fall back to generated data."""
+    return Path(os.environ.get("IGNITE_ZOO_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
 # --------------------------------------------------------------------------------------
 # rows
 # --------------------------------------------------------------------------------------
@@ -130,21 +136,28 @@ def threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def matmul_cases(n: int, times: int = 2) -> dict[str, tuple[Callable[[], Any], float]]:
+def matmul_cases(n: int, times: int = 2, tags: Sequence[str] = ("fp32", "bf16")
+                 ) -> dict[str, tuple[Callable[[], Any], float]]:
     """``{label: (run, flops)}``: ``times`` n x n matmuls per run in fp32 and bf16, each
-    through ``torch.matmul`` and through oneDNN directly.
+    through ``torch.matmul`` and through oneDNN (``torch.utils.mkldnn``'s linear layer).
 
     On CPUs where MKL's sgemm does not take its fastest path (AMD), ``torch.matmul`` in fp32
     reaches a fraction of what oneDNN (the library behind CPU convolutions) does, so the
     machine's fp32 peak is the better of the two; bf16 ``torch.matmul`` already runs on
-    oneDNN.
+    oneDNN. A build without oneDNN, or a CPU where oneDNN refuses bf16, has no oneDNN case
+    for that dtype (``peak_source`` says so).
     """
+    import warnings
+
     import torch
+    from torch.utils import mkldnn
 
     g = torch.Generator().manual_seed(0)
     out: dict[str, tuple[Callable[[], Any], float]] = {}
     flops = 2.0 * n ** 3 * times
     for dtype, tag in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+        if tag not in tags:
+            continue
         a = torch.randn(n, n, generator=g).to(dtype)
         b = torch.randn(n, n, generator=g).to(dtype)
         c = torch.empty(n, n, dtype=dtype)
@@ -154,16 +167,47 @@ def matmul_cases(n: int, times: int = 2) -> dict[str, tuple[Callable[[], Any], f
                 torch.matmul(a, b, out=c)
 
         out[f"{tag} torch.matmul"] = (mm, flops)
+        if not torch.backends.mkldnn.is_available():
+            continue
         try:
-            am, bm = a.to_mkldnn(), b.to_mkldnn()
-            torch._C._nn.mkldnn_linear(am, bm, None)
-
-            def dnn(am=am, bm=bm) -> None:
+            linear = torch.nn.Linear(n, n, bias=False)
+            with torch.no_grad():
+                linear.weight.copy_(b.float().t())
+            with warnings.catch_warnings():  # the module is TorchScript, which now warns on every use
+                warnings.simplefilter("ignore")
+                layer = mkldnn.to_mkldnn(linear, dtype)
+                am = a.to_mkldnn()
                 with torch.no_grad():
-                    for _ in range(times):
-                        torch._C._nn.mkldnn_linear(am, bm, None)
+                    layer(am)
+        except (RuntimeError, AssertionError):  # oneDNN without this dtype on this CPU
+            continue
 
-            out[f"{tag} oneDNN"] = (dnn, flops)
-        except (RuntimeError, AttributeError):  # a build without oneDNN (or without its bf16)
-            pass
+        def dnn(layer=layer, am=am) -> None:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for _ in range(times):
+                    layer(am)
+
+        out[f"{tag} oneDNN"] = (dnn, flops)
     return out
+
+
+def peak_source(tag: str, gflops: Mapping[str, float]) -> str:
+    """Where the ``tag`` ("fp32" / "bf16") peak came from, given the GFLOP/s of each matmul case.
+
+    The peak is the best case of that dtype; the words say which one, and name the fallback
+    when oneDNN had no case for the dtype (no oneDNN in this build, or no bf16 on this CPU) or
+    when bf16 ran no faster than fp32 (no bf16 units: bf16 is emulated and its "peak" is slow).
+    """
+    own = {k: v for k, v in gflops.items() if k.startswith(tag + " ")}
+    if not own:
+        return f"no {tag} matmul measured"
+    best = max(own, key=own.get)
+    text = f"{best} measured"
+    if f"{tag} oneDNN" not in own:
+        text += f" (fallback: oneDNN unavailable for {tag})"
+    if tag == "bf16":
+        fp32 = [v for k, v in gflops.items() if k.startswith("fp32 ")]
+        if fp32 and own[best] <= max(fp32):
+            text += " (no faster than fp32: this CPU has no bf16 units)"
+    return text

@@ -47,6 +47,9 @@ class _Set:
         self._index = {k: i for i, k in enumerate(self.ids)}
         self.classes = [str(c) for c in range(CLASSES)]
         self.num_classes = CLASSES
+        from zoo.data.sat import landcover_info
+
+        self.info = landcover_info()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -65,7 +68,13 @@ def measure(n: int, size: int, batch: int, repeats: int) -> dict[str, Any]:
 
     import zoo  # noqa: F401
     from engines.evaluator import create_evaluator
-    from engines.handlers import MaskSnapshots, TensorBoard
+    from ignite.engine import Engine
+
+    from engines.events import RunContext, RunEvents
+    from engines.handlers.mask_snapshots import MaskSnapshots
+    from engines.handlers.tensorboard import TensorBoard
+    from engines.metrics import MetricSpec
+    from engines.run_dir import RunDir
     from engines.metrics import flatten_metrics, segmentation_metrics
     from engines.runtime import autocast, resolve_amp
     from engines.trainer import StepConfig
@@ -97,8 +106,23 @@ def measure(n: int, size: int, batch: int, repeats: int) -> dict[str, Any]:
         state["plain"] += time.perf_counter() - t0
 
     with tempfile.TemporaryDirectory() as tmp:
-        tb = TensorBoard(Path(tmp) / "tb")
-        snaps = MaskSnapshots(ds, SNAPSHOT_IDS, [1], model, cfg, Path(tmp) / "masks", tb)
+        # the run's own handlers on a stand-in trainer: snapshots fire MASKS_SAVED, TensorBoard writes the images
+        trainer = Engine(lambda e, b: None)
+        trainer.register_events(*RunEvents)
+        recipe = {"task": "segmentation", "train": {"epochs": 1, "log_every": 10}, "eval": {"miou_classes": None}}
+        run = RunContext(recipe=recipe, trainer=trainer, evaluator=evaluator, model=model,
+                         optimizer=torch.optim.SGD(model.parameters(), lr=0.0),
+                         to_save={}, metric=MetricSpec("mIoU"), val_ds=ds, step_cfg=cfg, run_dir=RunDir(tmp),
+                         dataset_info=ds.info)
+        tb = TensorBoard()
+        tb.attach(run)
+        snaps = MaskSnapshots(SNAPSHOT_IDS, [1])
+        snaps.attach(run)
+
+        def snapshot(epoch: int) -> None:
+            trainer.state.epoch = epoch
+            trainer.state.saved_masks = snaps.snapshot(epoch)
+            trainer.fire_event(RunEvents.MASKS_SAVED)
         evaluator.add_event_handler(Events.ITERATION_COMPLETED, interleave)  # last: after the metrics
 
         def validation_pass(epoch: int) -> tuple[float, float, float]:
@@ -107,7 +131,7 @@ def measure(n: int, size: int, batch: int, repeats: int) -> dict[str, Any]:
             t0 = time.perf_counter()
             evaluator.run(loader)
             flatten_metrics(evaluator.state.metrics, ds.classes)
-            snaps.snapshot(epoch)
+            snapshot(epoch)
             total = time.perf_counter() - t0
             return total - state["plain"], state["plain"], float(evaluator.state.metrics["mIoU"])
 
@@ -115,7 +139,7 @@ def measure(n: int, size: int, batch: int, repeats: int) -> dict[str, Any]:
             with threads(THREADS):
                 evaluator.run(DataLoader(torch.utils.data.Subset(ds, range(2 * batch)), batch_size=batch))
                 plain_batch(ds.x[:batch])  # warm-up: kernels for these shapes, first-touch memory
-                snaps.snapshot(0)
+                snapshot(0)
             ign, pln = [], []
             for r in range(repeats):
                 with threads(THREADS):

@@ -8,13 +8,18 @@ Groups, in the order they run:
   evaluator  evaluator + mIoU + mask snapshots vs a plain inference loop (target <= 1.05)
   compute    VGG16 / FCN8s train steps in fp32, channels_last, bf16, bf16 + channels_last
              against the fp32 / bf16 matmul peaks (FCN8s bf16 >= 1.7x fp32, >= 60 % of peak)
-  data       segmentation input pipeline vs PIL + torchvision v2 (>= 2x)
-  peer       FCN32s vs torchfcn's Caffe-faithful FCN32s, inference and train step (>= 1.5x)
+  data       segmentation input pipeline vs PIL + torchvision v2 (>= 2x), vs albumentations'
+             RandomScale + RandomCrop chain; which scale + crop step is faster
+  peer       FCN32s vs torchfcn's Caffe-faithful FCN32s, inference and train step: GFLOP/s
+             and share of the bf16 matmul peak (GFLOP/s ratio >= 1 at 512x512)
   inference  FCN32s/16s/8s images/s at 512x512; peak RSS of FCN8s training, batch 8 (< 8 GiB)
-  soak       200 epochs (20 with --quick) through run_experiment: RSS and open files flat
+  scale      tiled prediction: peak RSS on a 4096x4096 image (< 3 GiB), megapixels/s against
+             whole 512x512 images (>= 0.90); ONNX Runtime vs PyTorch images/s (information)
+  soak       200 epochs (20 with --quick) through run_experiment: RSS slope <= 0.1 MiB/epoch
+             over epochs 10-200, no open file gained (--quick: indicative, no target)
 
 --quick runs every group with smaller sizes and fewer repeats (the row names say which).
---threads sets torch's intra-op threads for compute, peer and inference. The default,
+--threads sets torch's intra-op threads for compute, peer, inference and scale. The default,
 auto, uses all cores (as a run does) when a 2-thread matmul runs at least 1.5x faster
 than a 1-thread one at the start, and 1 thread otherwise: when other work holds a core,
 every OpenMP barrier of a multi-threaded step waits for the descheduled thread and a
@@ -45,7 +50,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.common import normalise, row  # noqa: E402
 
-GROUPS = ("machine", "trainer", "evaluator", "compute", "data", "peer", "inference", "soak")
+GROUPS = ("machine", "trainer", "evaluator", "compute", "data", "peer", "inference", "scale", "soak")
 
 
 def thread_speedup(quick: bool) -> tuple[int, float]:
@@ -74,7 +79,7 @@ def machine(quick: bool, probe: tuple[int, float], threads: int) -> list[dict[st
         row("machine: CPU cores (os.cpu_count)", os.cpu_count() or 0, "", digits=0),
         row(f"machine: bf16 matmul speedup, {n} threads over 1 (how many cores this process gets)", speedup, "x",
             digits=2),
-        row("machine: intra-op threads picked at start for compute, peer and inference", threads, "", digits=0),
+        row("machine: intra-op threads picked at start for compute, peer, inference and scale", threads, "", digits=0),
     ]
 
 
@@ -97,6 +102,9 @@ def _group(name: str) -> Callable[..., list[dict[str, Any]]]:
     if name == "inference":
         from bench import inference
         return inference.run
+    if name == "scale":
+        from bench import scale
+        return scale.run
     if name == "soak":
         return _soak
     raise ValueError(name)
@@ -138,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (about 3 minutes)")
     p.add_argument("--json", action="store_true", help="print the rows as a JSON list instead of a table")
     p.add_argument("--only", default=None, help=f"comma-separated groups: {', '.join(GROUPS)}")
-    p.add_argument("--threads", default="auto", help="intra-op threads for compute/peer/inference (default: auto)")
+    p.add_argument("--threads", default="auto", help="intra-op threads for compute/peer/inference/scale (default: auto)")
     p.add_argument("--default-malloc", action="store_true", help="leave glibc malloc's defaults (no keep_freed_memory)")
     args = p.parse_args(argv)
     groups = GROUPS
@@ -174,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     for g in groups:
         t0 = time.perf_counter()
         print(f"[bench] {g} ...", file=sys.stderr, flush=True)
-        if args.threads == "auto" and g in ("compute", "peer", "inference") and rows:
+        if args.threads == "auto" and g in ("compute", "peer", "inference", "scale") and rows:
             threads = pick(thread_speedup(args.quick))  # the load may have changed since the start
         got = machine(args.quick, probe, threads) if g == "machine" else _group(g)(args.quick, threads)
         rows.extend(got)

@@ -100,16 +100,24 @@ def _trainer(s: dict[str, Any], log_dir: str):
     from ignite.metrics import Average
     from ignite.utils import manual_seed
 
-    from engines.experiment import progress_event
-    from engines.handlers import NanGuard, TensorBoard
+    from engines.events import RunContext, RunEvents
+    from engines.handlers.nan_guard import NanGuard
+    from engines.handlers.progress import progress_event
+    from engines.handlers.tensorboard import TensorBoard
+    from engines.metrics import MetricSpec
+    from engines.run_dir import RunDir
     from engines.trainer import create_trainer
 
     trainer = create_trainer(s["model"], s["optimizer"], s["loss_fn"], s["cfg"])
-    NanGuard().attach(trainer)
+    trainer.register_events(*RunEvents)
+    run = RunContext(recipe={"train": {"log_every": 10}}, trainer=trainer, evaluator=None, model=s["model"],
+                     optimizer=s["optimizer"], to_save={}, metric=MetricSpec("accuracy"), val_ds=None,
+                     step_cfg=s["cfg"], run_dir=RunDir(log_dir))
+    NanGuard().attach(run)
     Average(output_transform=lambda loss: loss, device=s["cfg"].device).attach(trainer, "train_loss")
     trainer.add_event_handler(Events.EPOCH_STARTED, lambda e: manual_seed(e.state.seed + 7919 * e.state.epoch))
-    tb = TensorBoard(log_dir, log_every=10)
-    tb.attach(trainer, s["optimizer"])
+    tb = TensorBoard(log_every=10)
+    tb.attach(run)
     devnull = open(os.devnull, "w")
     ProgressBar(persist=False, desc="train", file=devnull).attach(trainer, output_transform=lambda loss: {"loss": loss},
                                                                  event_name=progress_event())

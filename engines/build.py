@@ -128,6 +128,25 @@ def build_metrics(recipe: Mapping[str, Any], val_ds: Any, loss_fn: Any, device: 
     return {**segmentation_metrics(num_classes, classes, device=device), **val_loss}
 
 
+def slide_predictor(recipe: Mapping[str, Any], model: torch.nn.Module, cfg: StepConfig) -> Any:
+    """``eval.mode: slide``: validation predicts in overlapping tiles (bounded memory for
+    large scenes); None for whole-image prediction."""
+    if recipe["eval"]["mode"] != "slide":
+        return None
+    from engines.evaluator import predict_logits
+    from engines.inference import SlideSettings, predict_logits_auto
+
+    s = SlideSettings.from_recipe(recipe)
+
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        if not s.tiles(*x.shape[-2:]):
+            return predict_logits(model, x, cfg)
+        return predict_logits_auto(None, x, cfg, "slide", s.tile, s.overlap, batch_tiles=s.batch_tiles,
+                                   blend=s.blend, step_fn=lambda t: predict_logits(model, t, cfg))
+
+    return predict
+
+
 def build_training(recipe: dict, device: torch.device | None = None) -> Training:
     """Datasets, model, loss, optimizer, schedule, engines and metrics (no file handlers),
     after one batch of each split has gone through all of them (``preflight``)."""
@@ -157,7 +176,7 @@ def build_training(recipe: dict, device: torch.device | None = None) -> Training
         scheduler = SCHEDULERS.build(recipe["sched"], _path="sched", optimizer=optimizer,
                                      total_iters=steps_per_epoch * tr["epochs"], iters_per_epoch=steps_per_epoch)
     trainer = create_trainer(run_model, optimizer, loss_fn, step_cfg, scheduler)
-    evaluator = create_evaluator(run_model, metrics, step_cfg)
+    evaluator = create_evaluator(run_model, metrics, step_cfg, slide_predictor(recipe, run_model, step_cfg))
     to_save: dict[str, Any] = {"model": model, "optimizer": optimizer, "trainer": EngineState(trainer),
                                "recipe": RecipeState(recipe)}
     if scheduler is not None:

@@ -22,13 +22,12 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-import yaml
 
 from ignite.handlers import DiskSaver
 
 from engines.run_dir import RunDir
 from registry.errors import CheckpointError, RecipeError, RunError
-from registry.recipe import validate
+from registry.recipe import dump_yaml, load_yaml_text, validate
 
 
 
@@ -39,10 +38,10 @@ class RecipeState:
         self.recipe = dict(recipe or {})
 
     def state_dict(self) -> dict[str, str]:
-        return {"yaml": yaml.safe_dump(self.recipe, sort_keys=False)}
+        return {"yaml": dump_yaml(self.recipe)}
 
     def load_state_dict(self, state: Mapping[str, str]) -> None:
-        self.recipe = yaml.safe_load(state["yaml"])
+        self.recipe = load_yaml_text(state["yaml"])
 
 
 class EngineState:

@@ -1,7 +1,7 @@
 """The evaluator Engine and batched inference shared by training, snapshots and tools."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from ignite.engine import Engine
@@ -27,12 +27,14 @@ def predict_logits(model: torch.nn.Module, x: torch.Tensor, cfg: StepConfig, tta
     return out
 
 
-def create_evaluator(model: torch.nn.Module, metrics: dict[str, Metric], cfg: StepConfig) -> Engine:
-    """An Engine whose output is ``(logits, target)`` for the attached metrics."""
+def create_evaluator(model: torch.nn.Module, metrics: dict[str, Metric], cfg: StepConfig,
+                     predict: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Engine:
+    """An Engine whose output is ``(logits, target)`` for the attached metrics; ``predict``
+    (a batch on the device -> float32 logits) replaces whole-image prediction, e.g. tiles."""
 
     def step(engine: Engine, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = to_device(batch, cfg)
-        return predict_logits(model, x, cfg), y
+        return (predict(x) if predict is not None else predict_logits(model, x, cfg)), y
 
     evaluator = Engine(step)
     for name, metric in metrics.items():

@@ -22,7 +22,7 @@ from ignite.utils import manual_seed
 from engines.build import Training, build_training
 from engines.checkpoint import load_state_strict, read_checkpoint
 from engines.events import RunContext, RunEvents
-from engines.handlers import attach_handlers
+from engines.handlers import attach_handlers, close_handlers
 from engines.metrics import flatten_metrics, metric_spec
 from engines.preflight import rng_kept
 from engines.run_dir import RunDir, prepare_run_dir
@@ -160,7 +160,14 @@ def run_rank(local_rank: int, recipe: dict, run_path: str | None, resume: str | 
     if rank0:
         ctx.provenance = {"init": backbone_init(recipe), "architecture": architecture_text(t)}
     attach_epoch_summary(t)
-    attach_handlers(ctx, recipe["handlers"])
-    if rank0:  # only now: a run that was refused leaves its directory as it was
-        run.write_recipe(recipe)
-    t.trainer.run(t.train_loader, max_epochs=tr["epochs"], epoch_length=t.epoch_length)
+    handlers = attach_handlers(ctx, recipe["handlers"])
+    error: BaseException | None = None
+    try:
+        if rank0:  # only now: a run that was refused leaves its directory as it was
+            run.write_recipe(recipe)
+        t.trainer.run(t.train_loader, max_epochs=tr["epochs"], epoch_length=t.epoch_length)
+    except BaseException as e:
+        error = e
+        raise
+    finally:
+        close_handlers(handlers, error)

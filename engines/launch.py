@@ -95,12 +95,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def check_before_work(recipe: Mapping[str, Any], search_dir: str | Path | None) -> None:
     """What can be checked without data or a model: plugins import, handler names exist,
-    the metric is one the task computes."""
+    the metric is one the task computes, the backbone's weights file is there."""
     import engines.handlers  # noqa: F401  (registers the built-in handlers)
+
+    from zoo.backbones.weights import check_weights
 
     import_modules(recipe["imports"], search_dir)
     check_handlers(recipe["handlers"])
     metric_spec(recipe)
+    check_weights(recipe["model"]["backbone"])
 
 
 def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:

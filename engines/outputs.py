@@ -55,3 +55,22 @@ def prepare_output_dir(out: str | os.PathLike, inputs: Iterable[str | os.PathLik
     except OSError as e:
         raise RunError(f"{flag} {out}: cannot create the folder ({e.strerror or e})") from None
     return out
+
+
+def check_output_file(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), overwrite: bool = False,
+                      flag: str = "--out") -> Path:
+    """The same rule for a single output file: never one of ``inputs``, an existing file only
+    with ``overwrite``. Its folder is created."""
+    path = Path(path)
+    for given in inputs:
+        if path.resolve() == Path(given).resolve():
+            raise RunError(f"{flag} {path}: is the input {given}; choose another name")
+    if path.is_dir():
+        raise RunError(f"{flag} {path}: is a folder; expected a file name")
+    if path.exists() and not overwrite:
+        raise RunError(f"{flag} {path}: exists; choose another name, or pass --overwrite to replace it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"{flag} {path}: cannot create its folder ({e.strerror or e})") from None
+    return path

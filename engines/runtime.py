@@ -8,11 +8,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import random
 from typing import Any, ContextManager
 
-import numpy as np
 import torch
+from ignite.utils import manual_seed
 
 from registry.errors import RecipeError
 
@@ -103,9 +102,11 @@ def keep_freed_memory() -> bool:
 
 
 def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    """Seed Python's, numpy's and torch's generators (ignite's ``manual_seed``; CUDA too).
+
+    numpy takes seeds below 2**32 only, so larger ones wrap around, for every generator alike.
+    """
+    manual_seed(seed % 2**32)
 
 
 def set_deterministic(on: bool) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 from registry.errors import RecipeError, UserError
@@ -29,6 +30,7 @@ class Registry:
             raise ValueError(f"a registry named {name!r} exists already")
         self.name = name
         self._items: dict[str, Callable[..., Any]] = {}
+        self._fallback: Fallback | None = None
         REGISTRIES[name] = self
 
     @property
@@ -65,6 +67,15 @@ class Registry:
         self._items[name] = obj
         return obj
 
+    def set_fallback(self, lookup: Callable[[str], Callable[..., Any] | None], names: Callable[[], list[str]],
+                     described_as: str) -> None:
+        """Serve names that are not registered from elsewhere (``torch.optim.<Name>``).
+
+        ``lookup(name)`` returns a builder or None; ``names()`` lists what it serves, for
+        suggestions; ``described_as`` says where in messages. Registered names win.
+        """
+        self._fallback = Fallback(lookup, names, described_as)
+
     # -- looking up --------------------------------------------------------------------
     def get(self, name: str) -> Callable[..., Any]:
         """The builder registered as ``name``; an unknown name raises with suggestions.
@@ -84,6 +95,9 @@ class Registry:
             if sep and rest and prefix + ":" in self._items:
                 # a family of names such as "timm:resnet18" -> builder("resnet18", ...)
                 return functools.partial(self._items[prefix + ":"], rest)
+            found = self._fallback.lookup(name) if self._fallback is not None else None
+            if found is not None:
+                return found
             if attempt == 0:
                 plugins.load_entry_point_plugins()
         msg = self.unknown_name_message(name)
@@ -95,11 +109,13 @@ class Registry:
     def unknown_name_message(self, name: object) -> str:
         """``unknown head 'fcn8'; did you mean 'fcn8s'?``, or the list of all names."""
         names = sorted(self._items)
-        close = _closest(str(name), names)
+        more = self._fallback.names() if self._fallback is not None else []
+        close = _closest(str(name), names + [n for n in more if n not in self._items])
         msg = f"unknown {self.name} {name!r}"
         if close:
             return msg + f"; did you mean {' or '.join(repr(c) for c in close)}?"
-        return msg + f"; registered {self.plural}: {', '.join(names) or '(none)'}"
+        elsewhere = f"; or {self._fallback.described_as}" if self._fallback is not None else ""
+        return msg + f"; registered {self.plural}: {', '.join(names) or '(none)'}{elsewhere}"
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
@@ -120,6 +136,9 @@ class Registry:
     def build(self, cfg: Mapping[str, Any] | str, _path: str | None = None, **extra: Any) -> Any:
         """Build ``cfg = {"type": name, **kwargs}`` (or just ``"name"``) with ``**extra``.
 
+        A builder may list in ``run_supplied`` the ``extra`` names a recipe must not set
+        (a scheduler's ``total_iters`` is the run's length), so none is silently replaced.
+
         A kwarg that is itself a ``{"type": ...}`` mapping is built first from the registry
         named like its key (``backbone:`` -> ``backbone`` registry, ``losses: [..]`` -> ``loss``),
         so a head can take a whole backbone recipe. ``_path`` is the recipe key path used in
@@ -139,6 +158,9 @@ class Registry:
             builder = self.get(cfg["type"])
         except RecipeError as e:
             raise RecipeError(f"{path}.type: {e}") from None
+        run_supplied = sorted(set(getattr(builder, "run_supplied", ())) & set(kwargs))
+        if run_supplied:
+            raise RecipeError(f"{path}.{run_supplied[0]}: set by the run, not by the recipe; remove it")
         for key, value in list(kwargs.items()):
             kwargs[key] = _build_nested(key, value, f"{path}.{key}")
         kwargs.update(extra)
@@ -149,6 +171,15 @@ class Registry:
             raise
         except ValueError as e:  # a component refusing a value (torch: "dropout probability has to be...")
             raise RecipeError(f"{path}: {self.name} {cfg['type']!r} refused its arguments: {e}") from e
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Where a registry looks for names it does not hold (see ``Registry.set_fallback``)."""
+
+    lookup: Callable[[str], Callable[..., Any] | None]
+    names: Callable[[], list[str]]
+    described_as: str
 
 
 def _check_arguments(builder: Callable[..., Any], kwargs: dict[str, Any], where: str) -> None:

@@ -172,3 +172,27 @@ def test_real_fcn32s_predictions_match_the_course_formula(shared_data):
     miou, iou = course_miou(pred_dir, gt_dir)
     assert result["miou"] == pytest.approx(miou, abs=1e-12)
     assert list(result["iou"].values()) == pytest.approx(iou, abs=1e-12)
+
+
+def test_class_index_masks_are_read_and_all_unknown_predictions_warn(tmp_path, capsys):
+    """Class ids saved as grey values (0-6) are read as ids, the same score as colour masks;
+    predictions that are all Unknown (e.g. black masks of another tool) are scored, with one
+    warning line saying why the score is what it is."""
+    import cv2
+
+    truth = _masks(7, n=2)
+    _write(tmp_path / "gt", truth)
+    (tmp_path / "grey").mkdir()
+    (tmp_path / "black").mkdir()
+    for id_, ids in truth.items():
+        cv2.imwrite(str(tmp_path / "grey" / f"{id_}_mask.png"), ids.astype(np.uint8))
+        cv2.imwrite(str(tmp_path / "black" / f"{id_}_mask.png"), np.zeros((*ids.shape, 3), np.uint8))
+    code, out, err = _run([tmp_path / "grey", tmp_path / "gt", "--json"], capsys)
+    assert code == 0 and "warning" not in err, err
+    assert json.loads(out)["miou"] == 1.0
+    code, out, err = _run([tmp_path / "black", tmp_path / "gt", "--json"], capsys)
+    assert code == 0, err
+    warning = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "100.0% of the predicted pixels are unknown or no class" in warning[0]
+    assert str(tmp_path / "black") in warning[0] and "ids 0..6" in warning[0]
+    assert json.loads(out)["miou"] == 0.0

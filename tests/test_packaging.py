@@ -99,6 +99,15 @@ def test_user_errors_keep_their_one_line_form_and_debug_its_traceback():
 # ------------------------------------------------------------------ the wheel
 
 
+LEFTOVERS_BEFORE: dict[str, float] = {}
+
+
+def build_leftovers() -> dict[str, float]:
+    """build/ and *.egg-info in the checkout, with their times (an editable install has its own)."""
+    found = [REPO / "build", *REPO.glob("*.egg-info")]
+    return {p.name: p.stat().st_mtime for p in found if p.exists()}
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> tuple[Path, Path]:
     """(wheel, target folder it is installed into), built from a copy of the checkout's files
@@ -106,6 +115,7 @@ def installed(tmp_path_factory) -> tuple[Path, Path]:
     if not (REPO / ".git").exists() or shutil.which("git") is None:
         pytest.skip("needs a git checkout to know which files are the project's")
     tmp = tmp_path_factory.mktemp("wheel")
+    LEFTOVERS_BEFORE.update(build_leftovers())
     files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
                            capture_output=True, check=True).stdout.decode().split("\0")
     src = tmp / "src"
@@ -167,4 +177,4 @@ def test_installed_command_trains_the_demo_outside_any_checkout(installed, tmp_p
     assert any((run_dirs[0] / "checkpoints").glob("*.pt"))
     assert (work / "data" / "demo_sat" / "validation").is_dir()  # the demo data, relative to the working folder
     # building left nothing in the checkout
-    assert not (REPO / "build").exists() and not list(REPO.glob("*.egg-info"))
+    assert build_leftovers() == LEFTOVERS_BEFORE

@@ -79,7 +79,7 @@ def error(recipe: dict) -> str:
 # -- defaults --------------------------------------------------------------------------
 def test_defaults_are_filled(tmp_path):
     r = load_recipe(write(tmp_path, "fcn32s_sat.yaml", BASE))
-    assert r["handlers"]["checkpoint"]["keep_last"] == 2
+    assert r["handlers"]["checkpoint"]["keep_last"] == 1
     assert r["handlers"]["checkpoint"]["keep_best"] == 1
     assert r["train"]["amp"] == "auto" and r["train"]["epochs"] == 2
     assert r["data"]["loader"]["batch_size"] == 8
@@ -99,10 +99,10 @@ def test_explicit_out_name_is_kept(tmp_path):
 
 def test_defaults_are_copies():
     a = validate(MINIMAL)
-    a["handlers"]["mask_snapshots"]["ids"].append("9999")
+    a["handlers"]["mask_snapshots"]["epochs"].append(9)
     a["optim"]["lr"] = 123.0
     b = validate(MINIMAL)
-    assert b["handlers"]["mask_snapshots"]["ids"] == ["0010", "0097", "0107"]
+    assert b["handlers"]["mask_snapshots"]["epochs"] == [1, "mid", "last"]
     assert b["optim"]["lr"] == 0.01
     assert SCHEMA["optim"].default["lr"] == 0.01
 
@@ -456,7 +456,7 @@ def test_section_not_a_mapping(changes, fragment):
 
 def test_empty_section_gets_defaults():
     r = validate(minimal(handlers=None, eval={}))
-    assert r["handlers"]["checkpoint"]["keep_last"] == 2 and r["eval"]["every"] == 1
+    assert r["handlers"]["checkpoint"]["keep_last"] == 1 and r["eval"]["every"] == 1
 
 
 @pytest.mark.parametrize(

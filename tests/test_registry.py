@@ -344,3 +344,37 @@ def test_messages_and_list_spell_plurals(make_registry):
 
     out = run_tool("run", "--list").stdout
     assert "losses (" in out and "heads (" in out and "losss" not in out
+
+
+# -- fallbacks and run-supplied arguments ----------------------------------------------
+def test_fallback_serves_unregistered_names(make_registry):
+    reg = make_registry()
+
+    @reg.register("mine")
+    def mine(x: int = 1):
+        return ("mine", x)
+
+    def lookup(name):
+        return (lambda x=0: ("other", name, x)) if name in ("Other", "Mine") else None
+
+    reg.set_fallback(lookup, lambda: ["Mine", "Other"], "any Other thing")
+    assert reg.build({"type": "Other", "x": 3}) == ("other", "Other", 3)
+    assert reg.build({"type": "mine"}) == ("mine", 1)  # registered names win
+    with pytest.raises(RecipeError, match="did you mean 'Other'"):
+        reg.get("Othr")
+    with pytest.raises(RecipeError, match=r"registered .*: mine; or any Other thing"):
+        reg.get("zzzzzz")
+
+
+def test_run_supplied_arguments_cannot_come_from_the_recipe(make_registry):
+    reg = make_registry()
+
+    @reg.register("s")
+    def s(optimizer, total_iters, step: int = 1):
+        return (optimizer, total_iters, step)
+
+    s.run_supplied = ("optimizer", "total_iters")
+    assert reg.build({"type": "s", "step": 2}, optimizer="o", total_iters=9) == ("o", 9, 2)
+    with pytest.raises(RecipeError) as info:
+        reg.build({"type": "s", "total_iters": 5}, _path="sched", optimizer="o", total_iters=9)
+    assert str(info.value) == "sched.total_iters: set by the run, not by the recipe; remove it"

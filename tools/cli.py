@@ -57,17 +57,6 @@ def version() -> str:
         return cfg.get("metadata", "version", fallback="unknown")
 
 
-def recipe_listing() -> dict[str, str]:
-    """Shipped recipe name -> the first line of its opening comment (its one-line description)."""
-    from registry.recipe import shipped_recipes
-
-    out = {}
-    for name, path in shipped_recipes().items():
-        first = next((ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()), "")
-        out[name] = first.lstrip("#").strip() if first.startswith("#") else ""
-    return out
-
-
 def help_text(commands: dict[str, tuple[str, str]]) -> str:
     width = max(len(c) for c in commands) + 2
     rows = "\n".join(f"  {c:<{width}}{desc}" for c, (_, desc) in commands.items())
@@ -103,12 +92,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         print(f"error: unknown command {name!r}{hint} (ignite-zoo --help lists them)", file=sys.stderr)
         return EXIT_USER_ERROR
-    if name == "run" and "--list-recipes" in rest:
-        recipes = recipe_listing()
-        width = max((len(r) for r in recipes), default=0) + 2
-        for recipe, desc in recipes.items():
-            print(f"{recipe:<{width}}{desc}".rstrip())
-        return 0
     prog = f"ignite-zoo {name}"
     sys.argv[0] = prog  # tools that build a plain ArgumentParser take their name from it
     module = importlib.import_module(commands[name][0])

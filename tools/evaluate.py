@@ -13,7 +13,9 @@ accumulated over all pixels of all masks; IoU = TP / (TP + FP + FN) per class an
 the mean over --classes (default 0-5: Unknown is left out of the mean, but its pixels
 still count as false positives/negatives of the other classes). A colour that is no
 class (e.g. red) counts as Unknown with a warning, like the course's 2020 script;
---strict makes it an error.
+--strict makes it an error. Masks may also be class-index PNGs (grey or palette, values
+0-6). Predictions that decode to almost nothing but Unknown (masks of another dataset or
+encoding) are scored, with a warning.
 """
 from __future__ import annotations
 
@@ -53,10 +55,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def format_table(result: dict, classes: Sequence[int]) -> str:
-    from zoo.data import CLASSES
+    from engines.inference import dataset_info
 
+    names = dataset_info().classes
     lines = [f"{'class':<22} {'IoU':>8}", "-" * 31]
-    for c, name in enumerate(CLASSES):
+    for c, name in enumerate(names):
         v = result["iou"][c]
         label = name if c in classes else f"{name} (not in mIoU)"
         lines.append(f"{label:<22} {'n/a' if v != v else f'{v:.4f}':>8}")
@@ -74,8 +77,10 @@ def main(argv: Sequence[str]) -> int:
     import math
     import warnings
 
-    from engines.inference import evaluate_folders
-    from zoo.data import CLASSES, ForeignColourWarning
+    from engines.inference import dataset_info, evaluate_folders
+    from zoo.data import ForeignColourWarning
+
+    names = dataset_info().classes
 
     def show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
         text = str(message).split(" (use foreign=")[0]  # the codec's hint names recipe options
@@ -91,7 +96,7 @@ def main(argv: Sequence[str]) -> int:
             return None if math.isnan(v) else v
 
         print(json.dumps({"miou": num(result["miou"]),
-                          "iou": {CLASSES[c]: num(result["iou"][c]) for c in classes},
+                          "iou": {names[c]: num(result["iou"][c]) for c in classes},
                           "pixel_acc": num(result["pixel_acc"])}))
     else:
         print(format_table(result, classes))

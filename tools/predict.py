@@ -4,13 +4,18 @@
 Examples:
   python tools/predict.py runs/seg_fcn32s_vgg16_sat/20240101-120000 p2_data/validation preds/
   python tools/predict.py best_checkpoint_20_mIoU=0.6712.pt images/ preds/ --tta flip --device cuda
-  python tools/predict.py runs/seg_demo/RUN data/demo_sat/validation preds/ --last
+  python tools/predict.py runs/seg_demo/RUN scenes/ preds/ --tile 512 --overlap 128
+  python tools/predict.py model.onnx p2_data/validation preds/      # an exported model (tools/export.py)
 
 For every <id>_sat.jpg in INPUT_DIR it writes OUTPUT_DIR/<id>_mask.png: a palette PNG at the
 image's full resolution, in the 7 class colours the course's evaluation reads. Images go
 through the run's own evaluation preprocessing (its data.val.transforms, then ImageNet
-normalisation), with the run's autocast precision (train.amp) and validation batch size,
-so `tools/evaluate.py OUTPUT_DIR <truth folder>` reproduces the run's validation mIoU.
+normalisation), with the run's precision (train.amp; on CPUs with bf16 the weights are
+held in bf16 once) and validation batch size, so `tools/evaluate.py OUTPUT_DIR <truth
+folder>` reproduces the run's validation mIoU. --tile predicts in overlapping windows
+whose logits are blended (memory bounded by the window batch); --tile-above only tiles
+images whose longer side is larger. OUTPUT_DIR may not be INPUT_DIR nor hold files that
+this tool did not write (--overwrite allows both).
 """
 from __future__ import annotations
 
@@ -28,8 +33,9 @@ from registry.errors import UsageError  # noqa: E402
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = tool_parser("tools/predict.py", __doc__)
-    p.add_argument("checkpoint", metavar="CHECKPOINT_OR_RUN_DIR",
-                   help="a checkpoint .pt, or a run directory (its best checkpoint; --last for its latest)")
+    p.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT",
+                   help="a run directory (its best checkpoint; --last for its latest), a checkpoint .pt, "
+                        "or a model exported with tools/export.py (.onnx)")
     p.add_argument("input_dir", metavar="INPUT_DIR", help="folder holding <id>_sat.jpg images")
     p.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder to write <id>_mask.png into (created)")
     p.add_argument("--batch-size", type=int, default=None,
@@ -39,6 +45,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--device", default=None,
                    help="'cpu', 'cuda', 'cuda:1' or 'auto' (default: the recipe's train.device)")
     p.add_argument("--last", action="store_true", help="with a run directory: use its latest checkpoint, not its best")
+    p.add_argument("--tile", type=int, default=None,
+                   help="predict in windows of TILE x TILE pixels (default: the recipe's eval.tile when "
+                        "eval.mode is slide, else whole images)")
+    p.add_argument("--overlap", type=int, default=None,
+                   help="pixels shared by neighbouring windows (default: the recipe's eval.overlap, else a quarter "
+                        "of the tile)")
+    p.add_argument("--tile-above", type=int, default=None, metavar="PIXELS",
+                   help="tile only images whose longer side exceeds PIXELS (default: the recipe's "
+                        "eval.tile_above; tiling then uses --tile or 512)")
+    p.add_argument("--blend", choices=["gaussian", "linear", "mean"], default="gaussian",
+                   help="weights of overlapping windows' logits (default gaussian)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="allow OUTPUT_DIR to be INPUT_DIR or to hold files this tool did not write")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers decoding images (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(list(argv))
@@ -46,21 +65,30 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
-    if args.batch_size is not None and args.batch_size < 1:
-        raise UsageError(f"--batch-size {args.batch_size}: expected a positive integer")
-    if args.workers < 0:
-        raise UsageError(f"--workers {args.workers}: expected 0 or more")
+    for flag, value, least in (("--batch-size", args.batch_size, 1), ("--workers", args.workers, 0),
+                               ("--tile", args.tile, 1), ("--overlap", args.overlap, 0),
+                               ("--tile-above", args.tile_above, 0)):
+        if value is not None and value < least:
+            raise UsageError(f"{flag} {value}: expected {'a positive integer' if least else '0 or more'}")
+    if args.tile is not None and args.overlap is not None and args.overlap >= args.tile:
+        raise UsageError(f"--overlap {args.overlap}: expected less than --tile ({args.tile})")
 
-    from engines.inference import load_trained, predict_folder, scan_images
+    from engines.inference import SlideSettings, load_predictor, predict_folder
+    from engines.inference.layout import images
 
-    scan_images(args.input_dir)  # an empty or wrong folder fails before the model loads
-    model, recipe, step_cfg, ckpt = load_trained(args.checkpoint, args.device, last=args.last)
-    amp = {None: "fp32"}.get(step_cfg.amp_dtype, str(step_cfg.amp_dtype).replace("torch.", ""))
-    print(f"checkpoint: {ckpt}", file=sys.stderr)
-    print(f"device: {step_cfg.device}, precision: {amp}", file=sys.stderr)
-    result = predict_folder(model, recipe, step_cfg, args.input_dir, args.output_dir, args.batch_size,
-                            args.tta, num_workers=args.workers, progress=not args.no_progress)
-    print(f"wrote {len(result.ids)} masks to {result.out_dir}")
+    images(None, args.input_dir)  # a wrong or empty folder fails before the model loads
+    predictor = load_predictor(args.checkpoint, args.device, last=args.last, tta=args.tta)
+    slide = SlideSettings.from_recipe(predictor.recipe, tile=args.tile, overlap=args.overlap,
+                                      above=args.tile_above, blend=args.blend)
+    print(f"model: {predictor.source}", file=sys.stderr)
+    print(f"device: {predictor.device}, precision: {predictor.precision}", file=sys.stderr)
+    if slide.mode == "slide":
+        where = "all images" if slide.above is None else f"images larger than {slide.above} px"
+        print(f"tiles: {slide.tile} px, overlap {slide.overlap} px, {slide.blend} blending, {where}", file=sys.stderr)
+    result = predict_folder(predictor, args.input_dir, args.output_dir, args.batch_size, slide,
+                            num_workers=args.workers, progress=not args.no_progress, overwrite=args.overwrite)
+    tiled = f" ({result.tiled} in tiles)" if result.tiled else ""
+    print(f"wrote {len(result.ids)} masks{tiled} to {result.out_dir}")
     return 0
 
 

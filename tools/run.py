@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="recipe overrides, values parsed as YAML (train.epochs=3, model.head.type=fcn8s, resume=auto)")
     p.add_argument("--list", action="store_true", help="print the registered backbones, heads, losses, datasets, ...")
+    p.add_argument("--list-recipes", action="store_true", help="print the recipes shipped with the package, by name")
     p.add_argument("--print-recipe", action="store_true", help="print the resolved recipe and exit without training")
     p.add_argument("--debug", action="store_true", help="show tracebacks of user errors")
     return p
@@ -47,6 +48,13 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.list:
         list_registries()
+        return 0
+    if args.list_recipes:
+        from registry.recipe.shipped import recipe_descriptions
+
+        recipes = recipe_descriptions()
+        width = max((len(r) for r in recipes), default=0) + 2
+        print("\n".join(f"{name:<{width}}{desc}".rstrip() for name, desc in recipes.items()))
         return 0
     if not args.recipe:
         build_parser().error("a recipe file is required (or --list); see --help")

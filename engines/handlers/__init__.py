@@ -11,11 +11,12 @@ from engines.handlers import (  # noqa: F401  (registers)
     early_stopping,
     history,
     mask_snapshots,
+    mlflow,
     nan_guard,
     progress,
     tensorboard,
 )
 from engines.handlers.mask_snapshots import resolve_epochs
-from engines.handlers.wiring import attach_handlers, check_handlers
+from engines.handlers.wiring import attach_handlers, check_handlers, close_handlers
 
-__all__ = ["attach_handlers", "check_handlers", "resolve_epochs"]
+__all__ = ["attach_handlers", "check_handlers", "close_handlers", "resolve_epochs"]

@@ -45,8 +45,9 @@ class TensorBoard:
         if self.images:
             trainer.add_event_handler(RunEvents.MASKS_SAVED, self._masks)
         trainer.add_event_handler(Events.COMPLETED, self._hparams)
-        trainer.add_event_handler(Events.COMPLETED, lambda _: self.logger.close())
-        trainer.add_event_handler(Events.EXCEPTION_RAISED, lambda *_: self.logger.close())
+
+    def close(self, error: BaseException | None) -> None:
+        self.logger.close()
 
     def _architecture(self, engine: Engine) -> None:
         text = self.run.provenance.get("architecture")

@@ -26,6 +26,24 @@ def check_handlers(section: Mapping[str, Any]) -> None:
                 raise type(e)(f"handlers.{name}: {e}") from None
 
 
+def close_handlers(handlers: list[Any], error: BaseException | None) -> None:
+    """After the run, ended or failed: each handler's ``close(error)``, if it has one.
+
+    Handlers clean up here, never on ignite's EXCEPTION_RAISED: ignite hands an exception
+    to those handlers instead of raising it, so one that forgot to raise it again would turn
+    a failed run into a finished one. A failing ``close`` does not hide the run's error.
+    """
+    for handler in handlers:
+        close = getattr(handler, "close", None)
+        if close is None:
+            continue
+        try:
+            close(error)
+        except Exception:
+            if error is None:
+                raise
+
+
 def attach_handlers(run: RunContext, section: Mapping[str, Any]) -> list[Any]:
     """Build each switched-on handler by name and attach it. Handlers that write files
     (the default) are attached on rank 0 only, where ``run.run_dir`` is set."""

@@ -64,6 +64,12 @@ SCHEMA: dict[str, Any] = {
         "input_size": Key((list, NULL), None, doc="[C, H, W] shown by tools/summary.py"),
     },
     "loss": Key((dict,), {"type": "cross_entropy"}, doc=COMPONENT),
+    # optim: sgd | adam | adamw (this project's defaults) or any torch.optim class by its name
+    # (AdamW, RMSprop, ...) with torch's arguments; ``no_decay_bias_norm: true`` keeps weight
+    # decay off biases and norm-layer scales/shifts (parameters with at most one dimension).
+    # sched: constant | step | cosine | poly (with warmup_epochs, warmup_factor) or any
+    # torch.optim.lr_scheduler class by its name (OneCycleLR, StepLR, ...), counted in
+    # optimizer steps; its total_iters / T_max / total_steps is the run's length.
     "optim": Key((dict,), {"type": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4}, doc=COMPONENT),
     "sched": Key((dict, NULL), None, doc=COMPONENT),
     "train": {
@@ -86,6 +92,12 @@ SCHEMA: dict[str, Any] = {
         "every": Key((int,), 1, doc="validate every N epochs (and always after the last)", minimum=1),
         "miou_classes": Key((list, NULL), None, doc="class ids averaged into mIoU; null: the dataset's eval classes"),
         "metric": Key((str, NULL), None, doc="the metric that picks the best checkpoint"),
+        "mode": Key((str,), "whole", choices=("whole", "slide"),
+                    doc="validate whole images, or in overlapping tiles (large scenes, bounded memory)"),
+        "tile": Key((int,), 512, minimum=1, doc="slide: tile size in pixels"),
+        "overlap": Key((int, NULL), None, minimum=0, doc="slide: overlap of tiles; null: a quarter of the tile"),
+        "tile_above": Key((int, NULL), None, minimum=0,
+                          doc="slide: tile only images whose longer side exceeds this; null: every image"),
     },
     "handlers": {
         # Each entry is a handler built by name from the HANDLERS registry (false switches

@@ -63,3 +63,12 @@ def resolve_recipe_path(name_or_path: str | Path) -> Path:
     else:
         hint = f"; shipped recipes: {', '.join(names)}" if names else ""
     raise RecipeError(f"recipe file not found: {path} (nor a shipped recipe of that name){hint}")
+
+
+def recipe_descriptions() -> dict[str, str]:
+    """Shipped recipe name -> the first line of its opening comment (its one-line description)."""
+    out = {}
+    for name, path in shipped_recipes().items():
+        first = next((ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()), "")
+        out[name] = first.lstrip("#").strip() if first.startswith("#") else ""
+    return out

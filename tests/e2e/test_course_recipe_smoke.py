@@ -22,7 +22,7 @@ def test_fcn8s_course_recipe_on_real_tiles(shared_data, tmp_path):
     recipe = load_recipe(REPO / "recipes" / "seg_fcn8s_vgg16_sat.yaml", [
         f"data.root={tmp_path}", "data.loader.batch_size=2", "data.loader.num_workers=0",
         "train.epochs=1", "train.max_iters_per_epoch=2", "handlers.checkpoint.keep_best=0",
-        "handlers.progress=false", f"out.dir={tmp_path / 'run'}",
+        "handlers.progress=false", f"out.dir={tmp_path / 'run'}", "model.backbone.weights=null",
     ])
     with pytest.warns(UserWarning, match="0177_mask.png: 7 red"):
         run_dir = run_experiment(recipe)

@@ -123,7 +123,7 @@ def test_tsne_user_errors(tmp_path, capsys):
     code, _, err = call("tsne", capsys=capsys)
     assert code == 2 and "RUN_DIR" in err
     code, _, err = call("tsne", tmp_path, capsys=capsys)
-    assert code == 2 and str(tmp_path) in err and "checkpoints" in err
+    assert code == 2 and str(tmp_path) in err and "not a run directory" in err
 
 
 def test_report_shows_tsne_and_confusion_matrix(tsne_output, tmp_path, capsys):

@@ -92,10 +92,19 @@ def read_state_file(path: Path) -> Mapping[str, Any]:
     expected = "expected a state dict file (torch.save(model.state_dict(), path))"
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        if zipfile.is_zipfile(path) or "weights_only" in str(e).lower() or "global" in str(e).lower():
+    except Exception as e:  # torch's own message is many lines and advises weights_only=False
+        if not zipfile.is_zipfile(path):
+            raise CheckpointError(f"{path}: not a torch weights file (not the zip archive torch.save "
+                                  f"writes); {expected}") from None
+        if isinstance(e, pickle.UnpicklingError):
             raise CheckpointError(f"{path}: holds pickled Python objects, not only tensors; {expected}") from None
-        raise CheckpointError(f"{path}: not a torch weights file; {expected}") from None
-    except Exception as e:  # truncated zip, text, anything torch cannot read
         first = (str(e).strip().splitlines() or [""])[0][:160]
         raise CheckpointError(f"{path}: cannot read weights ({type(e).__name__}: {first}); {expected}") from None
+
+
+def check_weights(backbone_cfg: Mapping[str, Any]) -> None:
+    """Resolve the weights of this package's own backbones before any work (a missing
+    ImageNet file fails in a second, not after the datasets are read)."""
+    weights, kind = backbone_cfg.get("weights"), str(backbone_cfg.get("type"))
+    if weights and (kind in TORCHVISION_FILES or kind.startswith("timm:")):
+        resolve_weights(weights, kind)

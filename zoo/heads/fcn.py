@@ -67,13 +67,14 @@ def bilinear_upsample(channels: int, factor: int, learnable: bool = True) -> nn.
 
 
 def fit(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    """Cut ``x`` to ``size`` (H, W) at offset 0; edge-pad at the bottom/right if it is smaller."""
-    h, w = int(size[0]), int(size[1])
+    """Cut ``x`` to ``size`` (H, W) at offset 0; edge-pad at the bottom/right if it is smaller.
+
+    No branch on sizes and no ``int()`` of them: ``torch.export`` (ONNX export) then keeps
+    height and width symbolic instead of fixing them to the example's.
+    """
+    h, w = size[0], size[1]
     x = x[..., :h, :w]
-    ph, pw = h - x.shape[-2], w - x.shape[-1]
-    if ph > 0 or pw > 0:
-        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-    return x
+    return F.pad(x, (0, w - x.shape[-1], 0, h - x.shape[-2]), mode="replicate")
 
 
 class _FCN(nn.Module):

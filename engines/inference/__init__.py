@@ -1,0 +1,33 @@
+"""Inference outside training, one module per job.
+
+* ``loading``: a trained model (run dir, checkpoint or exported ``.onnx``) and its step function
+* ``predict``: masks for a folder of images; whole-image or tiled logits (``predict_logits_auto``)
+* ``sliding_window``: tiled logits of large images with blended overlaps
+* ``scoring``: a folder of predicted masks against the truth, the course mIoU
+* ``features``: a classifier's second-last-layer features (t-SNE)
+* ``export``: ONNX export with the metadata a deployed model needs
+* ``layout``: what inference asks of the run's dataset (classes, colours, file names, codec)
+"""
+from engines.inference.features import Features, extract_features
+from engines.inference.layout import dataset_info
+from engines.inference.loading import (
+    Predictor,
+    eval_pipeline,
+    load_predictor,
+    load_trained,
+    make_step_fn,
+    normalization,
+    use_bf16_weights,
+    val_batch_size,
+    with_flip,
+)
+from engines.inference.predict import PredictResult, SlideSettings, predict_folder, predict_logits_auto
+from engines.inference.scoring import MostlyUnknownWarning, evaluate_folders, match_mask_folders
+from engines.inference.sliding_window import sliding_window_logits, window_weights
+
+__all__ = [
+    "Features", "extract_features", "dataset_info", "Predictor", "eval_pipeline", "load_predictor",
+    "load_trained", "make_step_fn", "normalization", "use_bf16_weights", "val_batch_size", "with_flip",
+    "PredictResult", "SlideSettings", "predict_folder", "predict_logits_auto", "MostlyUnknownWarning",
+    "evaluate_folders", "match_mask_folders", "sliding_window_logits", "window_weights",
+]

@@ -1,0 +1,118 @@
+"""Scoring a folder of predicted masks against a folder of true masks: the course mIoU.
+
+Masks are matched by id and decoded with the dataset's own codec (``DatasetInfo.read_mask``:
+colour, palette and class-index PNGs); the number is the one ``engines.metrics`` computes
+during training (one confusion matrix over every pixel). Predictions that decode to almost
+nothing but unknown/ignore (masks of another dataset or encoding) are scored, and said
+loudly.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from engines.inference.layout import LAND_COVER, dataset_info, masks
+from registry.errors import DataError
+
+
+class MostlyUnknownWarning(UserWarning):
+    """The predictions decode to (almost) nothing but the unknown class: a wrong encoding?"""
+
+
+def match_mask_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike,
+                       info: Any = None) -> list[tuple[str, Any, Any]]:
+    """``(id, pred, truth)`` for every id; ids present on one side only are a DataError naming them."""
+    info = info or dataset_info()
+    pred = masks(info, pred_dir, "prediction folder")
+    truth = masks(info, gt_dir, "ground-truth folder")
+
+    def some(ids: Sequence[str]) -> str:
+        ids = sorted(ids)
+        return ", ".join(ids[:10]) + (f" ... and {len(ids) - 10} more" if len(ids) > 10 else "")
+
+    only_pred, only_truth = sorted(pred.keys() - truth.keys()), sorted(truth.keys() - pred.keys())
+    problems = []
+    if only_pred:
+        problems.append(f"{len(only_pred)} prediction(s) without ground truth in {gt_dir}: {some(only_pred)}")
+    if only_truth:
+        problems.append(f"{len(only_truth)} ground-truth mask(s) without a prediction in {pred_dir}: "
+                        f"{some(only_truth)}")
+    if problems:
+        raise DataError("ids do not match (expected the same <id>_mask.png names in both folders): " + "; ".join(problems))
+    return [(i, pred[i], truth[i]) for i in sorted(pred)]
+
+
+def mask_pair_batches(pairs: Sequence[tuple[str, Any, Any]], batch_size: int = 16,
+                      progress: bool = True, info: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(pred [N,H,W], truth [N,H,W])`` id batches decoded with the dataset's codec."""
+    from tqdm import tqdm
+
+    info = info or dataset_info()
+    small = np.uint8 if info.num_classes <= 256 and (info.ignore_index or 0) < 256 else np.int64
+    bar = tqdm(total=len(pairs), desc="evaluate", unit="mask", disable=not progress, dynamic_ncols=True)
+    preds: list[np.ndarray] = []
+    truths: list[np.ndarray] = []
+    try:
+        for _, p, t in pairs:
+            pm = info.read_mask(p).astype(small)
+            tm = info.read_mask(t).astype(small)
+            if pm.shape != tm.shape:
+                raise DataError(f"{p}: prediction is {pm.shape[1]}x{pm.shape[0]} but its ground truth {t} is "
+                                f"{tm.shape[1]}x{tm.shape[0]} (expected full-resolution masks)")
+            if preds and pm.shape != preds[0].shape:
+                yield np.stack(preds), np.stack(truths)
+                preds, truths = [], []
+            preds.append(pm)
+            truths.append(tm)
+            if len(preds) == batch_size:
+                yield np.stack(preds), np.stack(truths)
+                preds, truths = [], []
+            bar.update(1)
+        if preds:
+            yield np.stack(preds), np.stack(truths)
+    finally:
+        bar.close()
+
+
+def warn_if_mostly_unknown(cm: np.ndarray, info: Any, pred_dir: str | os.PathLike) -> float:
+    """Warn (``MostlyUnknownWarning``) when the predicted pixels are almost all unknown or
+    ignore while the truth is not; returns the predicted share (``zoo.data.unknown_fraction``)."""
+    from zoo.data import unknown_fraction
+    from zoo.data.info import MOSTLY_UNKNOWN
+
+    cm = np.asarray(cm, dtype=np.int64)
+    pred_share = unknown_fraction(cm.sum(0), info)
+    true_share = unknown_fraction(cm.sum(1), info)
+    if pred_share > MOSTLY_UNKNOWN and true_share < 0.5:
+        warnings.warn(f"{pred_dir}: {pred_share:.1%} of the predicted pixels are unknown or no class (the ground "
+                      f"truth has {true_share:.1%}): are these predictions masks of this dataset (class-index or "
+                      f"palette PNGs with ids 0..{info.num_classes - 1}, or colour masks in its palette)?",
+                      MostlyUnknownWarning, stacklevel=2)
+    return pred_share
+
+
+def evaluate_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike, classes: Sequence[int],
+                     batch_size: int = 16, foreign: str = "unknown", progress: bool = True,
+                     info: Any = None) -> dict[str, Any]:
+    """The course mIoU of two folders of masks (``engines.metrics.evaluate_mask_pairs``).
+
+    ``info``: the masks' ``DatasetInfo`` (default: land cover, foreign colours as ``foreign``).
+
+    Returns ``{"miou", "iou" (per class id, all classes), "pixel_acc", "cm", "ids"}`` and
+    warns (``MostlyUnknownWarning``) when the predictions are nearly all unknown.
+    """
+    from engines.metrics import evaluate_mask_pairs
+
+    info = info or dataset_info({**LAND_COVER, "args": {"foreign": foreign}})
+    k = info.num_classes
+    bad = [c for c in classes if not 0 <= c < k]
+    if bad or not classes:
+        raise DataError(f"--classes {list(classes)}: expected class ids in 0..{k - 1}")
+    pairs = match_mask_folders(pred_dir, gt_dir, info)
+    out = evaluate_mask_pairs(mask_pair_batches(pairs, batch_size, progress, info), k, classes)
+    warn_if_mostly_unknown(out["cm"].cpu().numpy(), info, pred_dir)
+    return {"miou": float(out["mIoU"]), "iou": [float(v) for v in out["IoU"].tolist()],
+            "pixel_acc": float(out["pixel_acc"]), "cm": out["cm"], "ids": [i for i, _, _ in pairs]}

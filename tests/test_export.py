@@ -1,0 +1,140 @@
+"""ONNX export: dynamic sizes, the metadata a deployment needs, ONNX Runtime logits equal to
+PyTorch's, prediction from the .onnx file equal to prediction from the run, no overwriting."""
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from registry.cli import main_guard
+from tests.helpers import REPO
+from tests.test_predict import CLS, SEG_TINY, make_run, predict_tool, read_ids, write_images
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+
+def export_tool(*argv, capsys) -> tuple[int, str, str]:
+    spec = importlib.util.spec_from_file_location("_tool_export", REPO / "tools" / "export.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    code = main_guard(mod.main, [str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def fcn8s(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("export_seg")
+    run = make_run(tmp / "run", overrides=(*SEG_TINY, "model.head.type=fcn8s", "train.amp=false"))
+    from engines.inference.export import export_onnx
+
+    result = export_onnx(run, tmp / "fcn8s.onnx")
+    return run, result
+
+
+def _torch_logits(run, x: np.ndarray) -> np.ndarray:
+    from engines.checkpoint import load_model
+
+    model, _ = load_model(run)
+    with torch.inference_mode():
+        return model(torch.from_numpy(x)).numpy()
+
+
+def test_fcn8s_exports_with_dynamic_sizes_and_matches_pytorch(fcn8s):
+    from engines.inference.export import OnnxModel
+
+    run, result = fcn8s
+    assert result.dynamic == ["batch", "height", "width"]
+    assert 0 < result.max_abs_diff < 1e-5 * result.max_abs_logit
+    model = OnnxModel(result.path)
+    rng = np.random.default_rng(0)
+    for shape in ((1, 3, 64, 64), (2, 3, 40, 72), (1, 3, 97, 33)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        got, ref = model.run(x), _torch_logits(run, x)
+        assert got.shape == (shape[0], 7, *shape[2:])
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+
+
+def test_metadata_carries_normalisation_classes_palette_and_recipe(fcn8s):
+    import yaml
+
+    from zoo.data import CLASSES, IMAGENET_MEAN, IMAGENET_STD, PALETTE
+
+    run, result = fcn8s
+    props = {p.key: p.value for p in onnx.load(str(result.path)).metadata_props}
+    assert json.loads(props["ignite_zoo.mean"]) == pytest.approx(IMAGENET_MEAN)
+    assert json.loads(props["ignite_zoo.std"]) == pytest.approx(IMAGENET_STD)
+    assert json.loads(props["ignite_zoo.classes"]) == list(CLASSES)
+    assert [tuple(c) for c in json.loads(props["ignite_zoo.palette"])] == list(PALETTE)
+    assert props["ignite_zoo.input_channels"] == "3" and props["ignite_zoo.task"] == "segmentation"
+    recipe = yaml.safe_load(props["ignite_zoo.recipe"])
+    assert recipe["model"]["head"]["type"] == "fcn8s" and recipe["model"]["backbone"]["width"] == 0.125
+
+
+def test_predict_from_onnx_writes_the_runs_masks(fcn8s, tmp_path, capsys):
+    run, result = fcn8s
+    images = write_images(tmp_path / "images")
+    code, _, err = predict_tool(run, images, tmp_path / "from_run", capsys=capsys)
+    assert code == 0, err
+    code, _, err = predict_tool(result.path, images, tmp_path / "from_onnx", capsys=capsys)
+    assert code == 0, err
+    assert "onnxruntime" in err
+    a, b = read_ids(tmp_path / "from_run"), read_ids(tmp_path / "from_onnx")
+    assert a.keys() == b.keys() and len(a) == 3
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name
+    code, _, err = predict_tool(result.path, images, tmp_path / "tiled_onnx", "--tile", "16", "--overlap", "4",
+                                capsys=capsys)
+    assert code == 0, err
+
+
+def test_classifier_exports_and_runs_at_two_sizes(tmp_path, capsys):
+    from engines.inference.export import OnnxModel
+
+    run = make_run(tmp_path / "cls", CLS, ("model.backbone.width=0.125", "model.head.hidden=16",
+                                           "model.head.pool_size=1"))
+    code, out, err = export_tool(run, "--onnx", tmp_path / "cls.onnx", capsys=capsys)
+    assert code == 0, err
+    assert "dynamic axes: batch, height, width" in out
+    model = OnnxModel(tmp_path / "cls.onnx")
+    assert model.classes == [str(i) for i in range(10)] and model.palette is None
+    rng = np.random.default_rng(1)
+    for shape in ((3, 3, 32, 32), (1, 3, 64, 48)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        ref = _torch_logits(run, x)
+        np.testing.assert_allclose(model.run(x), ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+
+
+def test_a_model_onnx_cannot_run_at_every_size_is_exported_for_one(tmp_path, capsys):
+    """Adaptive pooling to 7x7 is fixed to the example's map size by the exporter, silently;
+    the export notices (a second size disagrees) and fixes the input size instead."""
+    from engines.inference.export import OnnxModel
+    from registry.errors import RunError
+
+    run = make_run(tmp_path / "cls7", CLS, ("model.backbone.width=0.125", "model.head.hidden=16"))
+    code, out, err = export_tool(run, "--onnx", tmp_path / "cls7.onnx", capsys=capsys)
+    assert code == 0, err
+    assert "dynamic axes: batch;" in out and "warning: Classifier gives other logits" in err
+    model = OnnxModel(tmp_path / "cls7.onnx")
+    x = np.random.default_rng(2).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    ref = _torch_logits(run, x)
+    np.testing.assert_allclose(model.run(x), ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
+    with pytest.raises(RunError, match="shape"):
+        model.run(np.zeros((1, 3, 64, 48), np.float32))
+
+
+def test_export_never_overwrites_without_being_asked(fcn8s, tmp_path, capsys):
+    run, _ = fcn8s
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"a user's file")
+    code, _, err = export_tool(run, "--onnx", target, capsys=capsys)
+    assert code == 2 and f"--onnx {target}: exists" in err and "--overwrite" in err
+    assert target.read_bytes() == b"a user's file"
+    code, _, err = export_tool(run, "--onnx", target, "--overwrite", capsys=capsys)
+    assert code == 0, err
+    assert onnx.load(str(target)).graph.input[0].name == "image"
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary file left behind
