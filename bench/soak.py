@@ -50,7 +50,7 @@ def _recipe(tmp: Path, epochs: int) -> dict[str, Any]:
         f"train.epochs={epochs}",
         "train.threads=1",  # a tiny model: one thread is fastest, and steadier on a shared machine
         f"out.root={tmp / 'runs'}",
-        "handlers.progress=false",
+        "handlers.progress=false", "handlers.console=false",  # stdout carries the JSON result
         f"handlers.mask_snapshots.ids={json.dumps(ids)}",
     ]
     return load_recipe(ROOT / "recipes" / "seg_demo.yaml", overrides)

@@ -12,6 +12,7 @@ import copy
 import errno
 import logging
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -99,11 +100,13 @@ class SafeDiskSaver(DiskSaver):
             if isinstance(e, RuntimeError) and not full:
                 raise
             self._pending.clear()  # the files the new one was to replace stay
-            reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[0][:120]
+            # torch's "[enforce fail at inline_container.cc:NNN] . " prefix says nothing to a user
+            text = re.sub(r"^\[enforce fail at [^\]]*\]\s*\.?\s*", "", str(e).strip())
+            reason = getattr(e, "strerror", None) or text.splitlines()[0][:160]
             why = f"cannot write checkpoint {path} ({reason})"
             if full:
-                why = (f"disk full: {why}: {self.dirname} needs about {needed / 2**20:.0f} MiB for it and has "
-                       f"{free / 2**20:.0f} MiB free")
+                why = (f"disk full: {why}: {self.dirname} needs about {_size(needed)} for it and has "
+                       f"{_size(free)} free")
             raise RunError(f"{why}; the run stopped and the checkpoints written before are kept: "
                            f"{'free some space' if full else 'fix that'} and continue with resume=auto") from None
         pending, self._pending = self._pending, []
@@ -121,6 +124,10 @@ class SafeDiskSaver(DiskSaver):
             raise
         os.replace(tmp.name, path)
         os.chmod(path, os.stat(path).st_mode | stat.S_IRGRP | stat.S_IROTH)
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
 
 
 def state_bytes(state: Any) -> int:

@@ -140,6 +140,11 @@ def run_rank(local_rank: int, recipe: dict, run_path: str | None, resume: str | 
     t = build_training(recipe, device)
     if resume:
         resume_from(t, Path(resume))
+        saved = t.trainer.state.epoch_length
+        if saved is not None and saved != t.epoch_length:
+            raise RunError(f"resume: {resume} was trained with {saved} iterations per epoch and this recipe gives "
+                           f"{t.epoch_length} (train.max_iters_per_epoch, data.loader.batch_size or the data changed); "
+                           "resume with that run's settings")
         done = t.trainer.state.epoch
         if done > tr["epochs"]:
             raise RunError(f"resume: {resume} has finished {done} epochs and train.epochs={tr['epochs']} asks for "

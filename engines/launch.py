@@ -80,7 +80,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (a scheduler's or ``kill``'s stop) ends the run like Ctrl-C: the engine
     stops, a new run with no checkpoint yet is removed, and ``resume=auto`` continues."""
     def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"stopped by signal {signum}")
+        raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
 
     try:
         previous = signal.signal(signal.SIGTERM, stop)

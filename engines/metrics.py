@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 from ignite.metrics import Accuracy, ConfusionMatrix, Metric, MetricsLambda, TopKCategoricalAccuracy
+from ignite.metrics.confusion_matrix import cmAccuracy
 
 from registry.errors import RecipeError
 
@@ -32,17 +33,13 @@ def miou_from_confusion(cm: torch.Tensor, classes: Sequence[int]) -> float:
     return float(iou.mean()) if iou.numel() else float("nan")
 
 
-def pixel_accuracy_from_confusion(cm: torch.Tensor) -> float:
-    total = cm.sum()
-    return float(cm.diag().sum().double() / total) if total > 0 else float("nan")
-
-
 def segmentation_metrics(num_classes: int, miou_classes: Sequence[int],
                          device: torch.device | str = "cpu") -> dict[str, Metric]:
     """Ignite metrics over (logits [N,K,H,W], target [N,H,W]) for the evaluator.
 
     ``cm`` is ignite's ConfusionMatrix accumulated over every pixel of the set; ``IoU`` (a
-    vector), ``mIoU`` and ``pixel_acc`` are derived from it with the functions above.
+    vector) and ``mIoU`` are derived from it with the functions above, ``pixel_acc`` with
+    ignite's own ``cmAccuracy``.
     """
     cm = ConfusionMatrix(num_classes=num_classes, device=device)
     classes = list(miou_classes)
@@ -50,7 +47,7 @@ def segmentation_metrics(num_classes: int, miou_classes: Sequence[int],
         "cm": cm,
         "IoU": MetricsLambda(iou_from_confusion, cm),
         "mIoU": MetricsLambda(lambda m: miou_from_confusion(m, classes), cm),
-        "pixel_acc": MetricsLambda(pixel_accuracy_from_confusion, cm),
+        "pixel_acc": cmAccuracy(cm),
     }
 
 

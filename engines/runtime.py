@@ -35,10 +35,18 @@ def resolve_device(name: str) -> torch.device:
 
 
 def cpu_has_bf16() -> bool:
+    """Whether this CPU has bf16 units (AVX512-BF16 or AMX), where bf16 autocast trains about
+    twice as fast as fp32; elsewhere bf16 is emulated and slower. Read from the CPU's own
+    flags (Linux), since torch offers no public query; unknown counts as no."""
     try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
 
 
 def resolve_amp(amp: bool | str, device: torch.device) -> torch.dtype | None:

@@ -65,8 +65,10 @@ def user_message(e: BaseException) -> str:
 def main_guard(main: Callable[[Sequence[str]], int | None], argv: Sequence[str] | None = None) -> int:
     """Run ``main(argv)``; a ``UserError`` prints ``error: ...`` (no traceback) and exits 2.
 
-    ``--debug`` anywhere in argv keeps it out of ``main``'s arguments and shows the full
-    traceback instead, for reporting bugs.
+    A user error's message is the whole story, so it comes without a hint; ``--debug``
+    anywhere in argv keeps it out of ``main``'s arguments and shows the full traceback too,
+    for reporting bugs. Anything else is a bug in the project and propagates with its
+    traceback.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -77,8 +79,6 @@ def main_guard(main: Callable[[Sequence[str]], int | None], argv: Sequence[str] 
         if debug:
             traceback.print_exc()
         print(f"error: {user_message(e) if not debug else e}", file=sys.stderr)
-        if not debug:
-            print("(run again with --debug for the traceback)", file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as e:
         # The disk or the file system said no (full, read-only, no permission): that is the
@@ -88,8 +88,7 @@ def main_guard(main: Callable[[Sequence[str]], int | None], argv: Sequence[str] 
         where = f": {e.filename}" if e.filename else ""
         print(f"error: {e.strerror or e}{where}; free space or choose another folder, then "
               "continue with resume=auto", file=sys.stderr)
-        print("(run again with --debug for the traceback)", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (engines.launch turns it into one)
+        print(f"interrupted{f' ({e})' if str(e) else ''}", file=sys.stderr)
         return 130

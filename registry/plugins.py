@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Iterable
 
-from registry.errors import RecipeError
+from registry.errors import RecipeError, UserError
 
 ENTRY_POINT_GROUP = "ignite_zoo.plugins"
 _entry_points_loaded = False
@@ -50,7 +50,19 @@ def import_modules(names: Iterable[str], search_dir: str | Path | None = None) -
                 raise RecipeError(
                     f"imports[{i}]: module {name!r} needs module {e.name!r}, which is not installed"
                 ) from None
-            raise
+            raise RecipeError(f"imports[{i}]: importing module {name!r} failed: {_describe(e)}") from e
+        except UserError:
+            raise  # the plugin's own one-line error (a registry clash, say) is the story
+        except Exception as e:  # noqa: BLE001 - any error in a user's module; --debug shows its traceback
+            raise RecipeError(f"imports[{i}]: importing module {name!r} failed: {_describe(e)}") from e
+
+
+def _describe(e: BaseException) -> str:
+    """``Type: message`` of a plugin's import error; a syntax error with its file and line."""
+    if isinstance(e, SyntaxError) and e.filename:
+        return f"{type(e).__name__}: {e.msg} ({e.filename}, line {e.lineno})"
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
 
 
 def load_entry_point_plugins(force: bool = False) -> None:

@@ -169,8 +169,10 @@ class Registry:
             return builder(**kwargs)
         except UserError:
             raise
-        except ValueError as e:  # a component refusing a value (torch: "dropout probability has to be...")
-            raise RecipeError(f"{path}: {self.name} {cfg['type']!r} refused its arguments: {e}") from e
+        except (ValueError, TypeError) as e:  # a component refusing a value ("dropout probability has to
+            # be...") or its type (``lr: fast``: "'<' not supported between 'str' and 'float'")
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise RecipeError(f"{path}: {self.name} {cfg['type']!r} refused its arguments: {first}") from e
 
 
 @dataclass(frozen=True)

@@ -75,3 +75,23 @@ def test_home_in_an_override_is_expanded(tmp_path):
     proc = run_tool("run", "seg_demo", "data.root=~/somewhere", "--print-recipe", timeout=120,
                     env={"HOME": str(tmp_path)})
     assert f"root: {Path(tmp_path) / 'somewhere'}" in proc.stdout
+
+
+def test_a_value_of_the_wrong_type_for_a_component_is_one_line(tmp_path):
+    """``optim.lr=fast``: torch's TypeError becomes a recipe error naming the component."""
+    from tests.helpers import DEMO, run_tool, tiny_seg
+
+    proc = run_tool("run", DEMO, *tiny_seg(tmp_path, "optim.lr=fast", f"out.root={tmp_path / 'runs'}"), check=False)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith("error: optim: optimizer 'adam' refused its arguments:")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.pt"))
+
+
+def test_a_handler_switched_off_with_false():
+    from registry.recipe import load_recipe
+    from tests.helpers import DEMO
+
+    r = load_recipe(DEMO, ["handlers.tensorboard=false", "handlers.early_stopping=false", "handlers.checkpoint=true"])
+    assert r["handlers"]["tensorboard"] is False and r["handlers"]["early_stopping"] is False
+    assert r["handlers"]["checkpoint"] == {"keep_last": 1, "keep_best": 1, "every": 1}

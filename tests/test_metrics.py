@@ -12,7 +12,6 @@ from engines.metrics import (
     ids_as_scores,
     iou_from_confusion,
     miou_from_confusion,
-    pixel_accuracy_from_confusion,
     segmentation_metrics,
 )
 
@@ -27,7 +26,17 @@ def test_hand_built_confusion_matrix():
     assert iou.tolist() == pytest.approx([5 / 8, 3 / 7, 4 / 5])
     assert miou_from_confusion(cm, [0, 1, 2]) == pytest.approx((5 / 8 + 3 / 7 + 4 / 5) / 3)
     assert miou_from_confusion(cm, [0, 1]) == pytest.approx((5 / 8 + 3 / 7) / 2)
-    assert pixel_accuracy_from_confusion(cm) == pytest.approx(12 / 16)
+
+
+def test_pixel_accuracy_is_ignites_cmaccuracy_and_equals_the_share_of_right_pixels():
+    """ignite's cmAccuracy replaced the project's own formula: the numbers are unchanged."""
+    g = torch.Generator().manual_seed(0)
+    truth = torch.randint(0, 7, (3, 20, 24), generator=g)
+    pred = torch.where(torch.rand(truth.shape, generator=g) < 0.6, truth, torch.randint(0, 7, truth.shape, generator=g))
+    out = evaluate_mask_pairs([(pred, truth)], 7, list(range(6)))
+    cm = out["cm"].double()
+    assert out["pixel_acc"] == pytest.approx(float((pred == truth).double().mean()), abs=1e-12)
+    assert out["pixel_acc"] == pytest.approx(float(cm.diag().sum() / cm.sum()), abs=1e-12)  # the old formula
 
 
 def test_absent_class_is_nan_and_skipped_in_mean():

@@ -8,6 +8,8 @@ user's head would be) that SIGKILLs its own process at a chosen point.
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -42,7 +44,7 @@ KILLER = textwrap.dedent('''
         inner = cross_entropy(**kw)
 
         def loss(logits, target):
-            calls["train"] += 1
+            calls["train"] += logits.requires_grad  # training steps (not pre-flight, validation)
             if WHERE == "train" and calls["train"] == COUNT:
                 die()
             return inner(logits, target)
@@ -121,3 +123,88 @@ def test_kill_then_resume_matches_uninterrupted(setup, where, count):
     for ref, got in zip(ref_rows, rows):
         for k in ("train/loss", "val/mIoU", "val/pixel_acc", "lr"):
             assert got[k] == ref[k], (where, k, ref["epoch"])
+
+
+# --------------------------------------------------------------------------------------
+# resume refuses before it changes anything
+# --------------------------------------------------------------------------------------
+CHECK = ["train.max_iters_per_epoch=1", "handlers.mask_snapshots.epochs=[]", "train.threads=1"]  # tensorboard on
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> tuple[Path, list[str]]:
+    """A finished 2-epoch run (tensorboard events, history, checkpoints) and its overrides."""
+    from engines.launch import run_experiment
+    from registry.recipe import load_recipe
+
+    tmp = tmp_path_factory.mktemp("resume_checks")
+    args = tiny_seg(tmp, *CHECK, "train.epochs=2", f"out.dir={tmp / 'run'}")
+    run_experiment(load_recipe(DEMO, args))
+    assert (tmp / "run" / "tb").is_dir()
+    return tmp / "run", args
+
+
+def _corrupt(run: Path) -> list[str]:
+    last = run / "checkpoints" / "last_checkpoint_2.pt"
+    last.write_bytes(last.read_bytes()[:1000])
+    return ["resume=auto"]
+
+
+def _locked(run: Path) -> list[str]:
+    holder = subprocess.Popen(["sleep", "60"])
+    _HOLDERS.append(holder)
+    (run / ".lock").write_text(f"{holder.pid} {os.uname().nodename}\n")
+    return ["resume=auto"]
+
+
+_HOLDERS: list[subprocess.Popen] = []
+REFUSALS = {
+    "another_recipe": (lambda run: ["resume=auto", "model.head.hidden=16"],
+                       ["does not fit this model", "shape mismatches"]),
+    "fewer_epochs": (lambda run: ["resume=auto", "train.epochs=1"],
+                     ["has finished 2 epochs and train.epochs=1 asks for fewer", "train.epochs >= 2"]),
+    "other_epoch_length": (lambda run: ["resume=auto", "train.max_iters_per_epoch=2", "train.epochs=3"],
+                           ["was trained with 1 iterations per epoch and this recipe gives 2"]),
+    "best_checkpoint": (lambda run: [f"resume={next((run / 'checkpoints').glob('best_*.pt'))}", "train.epochs=3"],
+                        ["lacks optimizer, trainer", "best checkpoint"]),
+    "corrupt_checkpoint": (_corrupt, ["last_checkpoint_2.pt: not a checkpoint", "truncated, corrupt"]),
+    "locked_by_a_live_process": (_locked, ["is in use by process"]),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_a_refused_resume_changes_no_file_of_the_run(capsys, finished, tmp_path, case):
+    """sha256 of every file before and after: nothing rewritten, no tb/ events, no lock left."""
+    import shutil
+
+    from tests.cli_check import snapshot, user_error
+
+    run = Path(shutil.copytree(finished[0], tmp_path / "run"))
+    make, fragments = REFUSALS[case]
+    extra = make(run)
+    before = snapshot(run)
+    try:
+        user_error(capsys, "run", DEMO, *finished[1][:-1], f"out.dir={run}", *extra, expect=fragments)
+    finally:
+        for holder in _HOLDERS:
+            holder.kill()
+            holder.wait()
+        _HOLDERS.clear()
+    assert snapshot(run) == before
+
+
+def test_resume_of_a_finished_run_with_equal_epochs_says_so_and_changes_nothing(capsys, caplog, finished, tmp_path):
+    import logging
+    import shutil
+
+    from registry.cli import main_guard
+    from tests.cli_check import load_tool, snapshot
+
+    run = Path(shutil.copytree(finished[0], tmp_path / "run"))
+    before = snapshot(run)
+    with caplog.at_level(logging.WARNING, logger="engines"):
+        code = main_guard(load_tool("run").main, [str(DEMO), *finished[1][:-1], f"out.dir={run}", "resume=auto"])
+    assert code == 0, capsys.readouterr().err[-3000:]
+    said = [r.getMessage() for r in caplog.records if "nothing to do" in r.getMessage()]
+    assert said and "has finished all 2 epochs" in said[0], [r.getMessage() for r in caplog.records]
+    assert snapshot(run) == before

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import errno
 import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
 import textwrap
 import types
 import uuid
@@ -24,6 +28,7 @@ from engines.launch import run_experiment
 from engines.run_dir import prepare_run_dir
 from registry.errors import CheckpointError, RunError
 from registry.recipe import load_recipe
+from tests.cli_check import start_paused_run, user_error
 from tests.helpers import DEMO, tiny_seg
 
 ITERS = 2  # training iterations per epoch (train.max_iters_per_epoch)
@@ -57,7 +62,8 @@ def assert_loads_finite(path: Path) -> None:
 # --------------------------------------------------------------------------------------
 NAN_PLUGIN = '''
 """Test plugin: cross-entropy that turns NaN after ``good_steps`` training steps, on every
-process or on rank ``only_rank`` alone (calls without gradients, the pre-flight's, do not count)."""
+process or on rank ``only_rank`` alone (calls on logits without a graph, the pre-flight's and
+validation's, do not count)."""
 import ignite.distributed as idist
 import torch
 
@@ -71,7 +77,7 @@ def nan_later(good_steps, only_rank=None, **kwargs):
     calls = [0]
 
     def loss(logits, target):
-        calls[0] += torch.is_grad_enabled()
+        calls[0] += logits.requires_grad  # training steps only (not pre-flight, validation)
         value = inner(logits, target)
         here = only_rank is None or idist.get_rank() == only_rank
         return value * float("nan") if here and calls[0] > good_steps else value
@@ -226,7 +232,7 @@ def test_runs_racing_for_the_same_second_never_share_a_directory(tmp_path):
 # --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def fcn32s_run(data_dir) -> Path:
-    return run_experiment(recipe(data_dir, "train.epochs=1", "train.max_iters_per_epoch=1",
+    return run_experiment(recipe(data_dir, "train.epochs=1", "model.head.type=fcn32s",
                                  f"out.dir={data_dir / 'fcn32s_run'}"))
 
 
@@ -240,7 +246,7 @@ def test_resume_from_another_recipes_checkpoint_lists_the_keys_and_changes_nothi
     before = {p.name: p.read_bytes() for p in (fcn32s_run / "recipe.yaml", ckpt)}
     names = checkpoints(fcn32s_run)
     with pytest.raises(CheckpointError) as e:
-        run_experiment(recipe(data_dir, "train.epochs=2", *change, f"resume={ckpt}"))
+        run_experiment(recipe(data_dir, "train.epochs=2", "model.head.type=fcn32s", *change, f"resume={ckpt}"))
     msg = str(e.value)
     assert str(ckpt) in msg and "does not fit this model" in msg and "different recipe" in msg, msg
     for fragment in expected:
@@ -248,3 +254,93 @@ def test_resume_from_another_recipes_checkpoint_lists_the_keys_and_changes_nothi
     # the first run is untouched: same recipe.yaml (not the failed resume's), same checkpoint
     assert {p.name: p.read_bytes() for p in (fcn32s_run / "recipe.yaml", ckpt)} == before
     assert checkpoints(fcn32s_run) == names
+
+
+# --------------------------------------------------------------------------------------
+# through the command line: disk full (injected and real), SIGTERM
+# --------------------------------------------------------------------------------------
+def _cli_args(data_dir: Path, *extra: str) -> list[str]:
+    return tiny_seg(data_dir, *FAST, *extra)
+
+
+def test_disk_full_reported_by_torch_save_as_runtime_error_then_resume_auto_finishes(capsys, data_dir, tmp_path,
+                                                                                     monkeypatch):
+    """On a full disk ``torch.save`` raises RuntimeError ("file write failed"), not OSError."""
+    real_save = torch.save
+
+    def save(obj, f, *a, **kw):
+        trainer = obj.get("trainer") if isinstance(obj, dict) else None
+        if trainer and trainer["iteration"] > trainer["epoch_length"]:  # epoch 2
+            f.write(b"the first bytes")
+            raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64 vs 0: "
+                               "PytorchStreamWriter failed writing file data/0: file write failed")
+        return real_save(obj, f, *a, **kw)
+
+    run = tmp_path / "run"
+    args = _cli_args(data_dir, "train.epochs=2", "handlers.checkpoint.keep_last=1", f"out.dir={run}")
+    monkeypatch.setattr(torch, "save", save)
+    message = user_error(capsys, "run", DEMO, *args,
+                         expect=["error: disk full: cannot write checkpoint", str(run / "checkpoints"),
+                                 "PytorchStreamWriter failed writing file data/0: file write failed", "needs about",
+                                 "MiB", "resume=auto"])
+    assert message.count(str(run / "checkpoints")) >= 2, message  # the file and the folder that needs the bytes
+    monkeypatch.setattr(torch, "save", real_save)
+    assert checkpoints(run)[-1] == "last_checkpoint_1.pt" and not [n for n in checkpoints(run) if "tmp" in n]
+    assert_loads_finite(run / "checkpoints" / "last_checkpoint_1.pt")
+    assert not (run / ".lock").exists()
+    run_experiment(load_recipe(DEMO, [*args, "resume=auto"]))
+    assert "last_checkpoint_2.pt" in checkpoints(run) and "last_checkpoint_1.pt" not in checkpoints(run)
+    assert len((run / "history.csv").read_text().strip().splitlines()) == 3  # header + epochs 1 and 2
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real size-limited file system (tmpfs), mounted at ``tmp_path/disk``; resized with
+    ``small_disk(size_kib)``."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a size-limited tmpfs needs root and mount(8); the injected RuntimeError test covers the logic")
+    probe = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({probe.stderr.strip()})")
+
+    def resize(kib: int) -> Path:
+        subprocess.run(["mount", "-o", f"remount,size={kib}k", str(disk)], check=True)
+        return disk
+
+    try:
+        yield resize
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_real_full_disk_keeps_the_last_checkpoint_and_resume_auto_finishes(capsys, data_dir, fcn32s_run,
+                                                                             small_disk):
+    """Room for epoch 1's checkpoints but not for epoch 2's last one (written before the old is removed)."""
+    sizes = {p.name.split("_")[0]: p.stat().st_size for p in (fcn32s_run / "checkpoints").iterdir()}
+    disk = small_disk((sizes["last"] + sizes["best"] + sizes["last"] // 2) // 1024 + 64)
+    run = disk / "run"
+    args = _cli_args(data_dir, "train.epochs=2", "model.head.type=fcn32s", "handlers.checkpoint.keep_last=1",
+                     f"out.dir={run}")  # the model of fcn32s_run, whose checkpoint sizes set the disk's
+    user_error(capsys, "run", DEMO, *args,
+               expect=["error: disk full: cannot write checkpoint", str(run / "checkpoints"), "needs about", "free",
+                       "resume=auto"])
+    assert "last_checkpoint_1.pt" in checkpoints(run) and not [n for n in checkpoints(run) if "tmp" in n]
+    assert_loads_finite(run / "checkpoints" / "last_checkpoint_1.pt")
+    assert not (run / ".lock").exists()
+    small_disk(64 * 1024)  # space freed
+    run_experiment(load_recipe(DEMO, [*args, "resume=auto"]))
+    assert "last_checkpoint_2.pt" in checkpoints(run)
+    assert len((run / "history.csv").read_text().strip().splitlines()) == 3
+
+
+def test_sigterm_before_the_first_checkpoint_leaves_no_run_directory(data_dir, tmp_path):
+    out_root = tmp_path / "runs"
+    proc, _ = start_paused_run(tmp_path, 1, *_cli_args(data_dir, "train.epochs=2", f"out.root={out_root}"))
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "interrupted (stopped by SIGTERM)", err[-3000:]
+    assert not [p for p in out_root.rglob("*") if p.is_file()], list(out_root.rglob("*"))
+    assert not list(out_root.glob("*/*")), list(out_root.rglob("*"))  # no run directory either

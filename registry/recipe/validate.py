@@ -56,6 +56,9 @@ def _validate(node: Mapping[str, Any], schema: Mapping[str, Any], prefix: str) -
             sub = node.get(k)
             if sub is None:
                 sub = {}
+            if isinstance(sub, bool) and OTHER_KEYS in schema:  # a handler switched off (or on, as declared)
+                out[k] = False if sub is False else _validate({}, spec, path + ".")
+                continue
             if not isinstance(sub, Mapping):
                 raise RecipeError(f"{path}: expected a section (mapping), got {type(sub).__name__} {sub!r}")
             out[k] = _validate(sub, spec, path + ".")

@@ -283,7 +283,7 @@ def test_user_errors_name_the_path(runs, tmp_path, capsys):
     code, _, err = call("predict", tmp_path / "no_run", runs["val"], tmp_path / "o", capsys=capsys)
     assert code == 2 and "no_run" in err and "expected a run directory" in err
     code, _, err = call("predict", empty, runs["val"], tmp_path / "o", capsys=capsys)
-    assert code == 2 and str(empty) in err and "checkpoints" in err
+    assert code == 2 and str(empty) in err and "not a run directory" in err
     for name in ("compare", "report"):
         code, _, err = call(name, runs["fcn32s"], tmp_path / "missing_run", "--out", tmp_path / "o", capsys=capsys)
         assert code == 2 and "missing_run" in err and "run directory" in err

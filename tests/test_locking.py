@@ -1,0 +1,109 @@
+"""One writer per run directory: a run locks its directory while it writes; a second
+process on it gets an error naming the holder's pid, a lock left by a dead process is taken
+over, and the lock is gone when a run ends, fails or is stopped by SIGTERM."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from engines.launch import run_experiment
+from engines.run_dir import LOCK_FILE
+from registry.errors import CheckpointError
+from registry.recipe import load_recipe
+from tests.cli_check import snapshot, start_paused_run, user_error
+from tests.helpers import DEMO, tiny_seg
+
+FAST = ["train.max_iters_per_epoch=2", "handlers.tensorboard.enabled=false", "handlers.mask_snapshots.epochs=[]",
+        "train.threads=1"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("locking")
+
+
+@pytest.fixture(scope="module")
+def finished(data_dir) -> Path:
+    """A finished one-epoch run (its lock released: see the test below)."""
+    return run_experiment(load_recipe(DEMO, tiny_seg(data_dir, *FAST, "train.epochs=1", f"out.dir={data_dir / 'run'}")))
+
+
+def _copy(run: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(run, tmp_path / "run"))
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid  # reaped: no process has it (pids are not reused this soon)
+
+
+def test_a_finished_run_leaves_no_lock(finished):
+    assert not (finished / LOCK_FILE).exists()
+    assert (finished / "checkpoints" / "last_checkpoint_1.pt").is_file()
+
+
+def test_a_lock_held_by_a_live_process_is_an_error_naming_its_pid(capsys, data_dir, finished, tmp_path):
+    run = _copy(finished, tmp_path)
+    holder = subprocess.Popen(["sleep", "60"])
+    try:
+        (run / LOCK_FILE).write_text(f"{holder.pid} {os.uname().nodename}\n")
+        before = snapshot(run)
+        user_error(capsys, "run", DEMO, *tiny_seg(data_dir, *FAST, "train.epochs=2", f"out.dir={run}", "resume=auto"),
+                   expect=[f"run directory {run} is in use by process {holder.pid}", str(run / LOCK_FILE)])
+        assert snapshot(run) == before  # its lock and every file as they were
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(data_dir, finished, tmp_path):
+    run = _copy(finished, tmp_path)
+    (run / LOCK_FILE).write_text(f"{_dead_pid()} {os.uname().nodename}\n")
+    run_experiment(load_recipe(DEMO, tiny_seg(data_dir, *FAST, "train.epochs=2", f"out.dir={run}", "resume=auto")))
+    assert (run / "checkpoints" / "last_checkpoint_2.pt").is_file()
+    assert not (run / LOCK_FILE).exists()
+
+
+def test_the_lock_is_released_after_a_failure(data_dir, finished, tmp_path):
+    run = _copy(finished, tmp_path)
+    with pytest.raises(CheckpointError, match="does not fit this model"):  # fails after taking the lock
+        run_experiment(load_recipe(DEMO, tiny_seg(data_dir, *FAST, "train.epochs=2", "model.head.hidden=16",
+                                                  f"out.dir={run}", "resume=auto")))
+    assert not (run / LOCK_FILE).exists()
+    assert snapshot(run) == snapshot(finished)
+
+
+def test_a_second_process_on_a_running_run_and_sigterm_then_resume(capsys, data_dir, tmp_path):
+    """A run paused in epoch 2 (epoch 1's checkpoint written) holds its directory: a second
+    run on it is refused naming the first's pid. SIGTERM then stops the first cleanly (exit
+    130, one line, no traceback, lock released, checkpoint kept) and ``resume=auto``
+    continues it to the end."""
+    run = tmp_path / "run"
+    args = tiny_seg(data_dir, *FAST, "train.epochs=2", f"out.dir={run}")
+    proc, _ = start_paused_run(tmp_path, 3, *args)  # epoch 2's first step
+    try:
+        assert (run / LOCK_FILE).read_text().split()[0] == str(proc.pid)
+        user_error(capsys, "run", DEMO, *args, "resume=auto", expect=[f"in use by process {proc.pid}"])
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last == "interrupted (stopped by SIGTERM)", err[-3000:]
+    assert not (run / LOCK_FILE).exists()
+    assert (run / "checkpoints" / "last_checkpoint_1.pt").is_file()
+    assert not (run / "checkpoints" / "last_checkpoint_2.pt").exists()
+    run_experiment(load_recipe(DEMO, [*args, "resume=auto"]))
+    assert (run / "checkpoints" / "last_checkpoint_2.pt").is_file()
+    assert [line.split(",")[0] for line in (run / "history.csv").read_text().splitlines()[1:]] == ["1", "2"]
+    assert not (run / LOCK_FILE).exists()
