@@ -73,30 +73,31 @@ def images(tmp_path_factory) -> Path:
 
 
 def test_bf16_weights_give_the_autocast_logits():
+    """Weights held in bf16 compute what autocast computes, exactly; a model with batch norm
+    keeps autocast, whose fp32 norm parameters bf16 ones would not reproduce."""
     from engines.evaluator import predict_logits
     from engines.inference.loading import make_step_fn, use_bf16_weights, weights_dtype
     from engines.trainer import StepConfig
     from zoo import build_model
 
-    torch.manual_seed(0)
-    model = build_model({"backbone": {"type": "vgg16_bn", "width": 0.125},
-                         "head": {"type": "fcn8s", "num_classes": 7, "hidden": 16}}).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    x = torch.randn(2, 3, 64, 64)
     cpu = torch.device("cpu")
     fp32 = StepConfig(device=cpu, amp_dtype=None, channels_last=False, non_blocking=False)
-    assert not use_bf16_weights(model, fp32) and weights_dtype(model) == torch.float32
     cfg = StepConfig(device=cpu, amp_dtype=torch.bfloat16, channels_last=True, non_blocking=False)
-    model = model.to(memory_format=torch.channels_last)
-    autocast = predict_logits(model, x, cfg)
-    assert use_bf16_weights(model, cfg) and weights_dtype(model) == torch.bfloat16
-    held = make_step_fn(model, cfg)(x)
-    assert held.dtype == torch.float32 and held.shape == autocast.shape
-    scale = autocast.abs().max().item()
-    assert (held - autocast).abs().max().item() < 0.05 * scale
-    assert (held.argmax(1) == autocast.argmax(1)).float().mean() > 0.97
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    for backbone, casts in (("vgg16", True), ("vgg16_bn", False)):
+        torch.manual_seed(0)
+        model = build_model({"backbone": {"type": backbone, "width": 0.125},
+                             "head": {"type": "fcn8s", "num_classes": 7, "hidden": 16}}).eval()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+        assert not use_bf16_weights(model, fp32) and weights_dtype(model) == torch.float32
+        model = model.to(memory_format=torch.channels_last)
+        autocast = predict_logits(model, x, cfg)
+        assert use_bf16_weights(model, cfg) is casts
+        assert weights_dtype(model) == (torch.bfloat16 if casts else torch.float32)
+        held = make_step_fn(model, cfg)(x)
+        assert held.dtype == torch.float32 and torch.equal(held, autocast), backbone
 
 
 def test_predict_writes_one_mask_per_image_at_full_resolution(seg_run, images, tmp_path, capsys):

@@ -101,14 +101,25 @@ def weights_dtype(model: torch.nn.Module) -> torch.dtype:
     return p.dtype if p is not None else torch.float32
 
 
+#: layers whose parameters autocast leaves in fp32 (timm's norm layers subclass these)
+NORM_LAYERS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d, torch.nn.SyncBatchNorm,
+               torch.nn.InstanceNorm1d, torch.nn.InstanceNorm2d, torch.nn.InstanceNorm3d, torch.nn.GroupNorm,
+               torch.nn.LayerNorm)
+
+
 def use_bf16_weights(model: torch.nn.Module, cfg: StepConfig) -> bool:
     """Cast ``model`` to bf16 once when prediction would run under CPU bf16 autocast.
 
     Autocast re-casts every weight to bf16 at every forward; a bf16 copy held once gives
     the same arithmetic without that per-call cost (and halves the weights' memory).
-    Returns whether it did. Only for prediction: the weights can no longer be trained.
+    Not for a model with normalization layers: autocast runs those on fp32 parameters,
+    and bf16 ones round differently (a few pixels change class, so the run's validation
+    mIoU would not be reproduced exactly); such a model keeps autocast.
+    Returns whether it cast. Only for prediction: the weights can no longer be trained.
     """
     if cfg.device.type != "cpu" or cfg.amp_dtype != torch.bfloat16:
+        return False
+    if any(isinstance(m, NORM_LAYERS) for m in model.modules()):
         return False
     model.to(torch.bfloat16)
     return True

@@ -279,7 +279,7 @@ def test_user_errors_name_the_path(runs, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     code, _, err = call("predict", runs["fcn32s"], empty, tmp_path / "o", capsys=capsys)
-    assert code == 2 and str(empty) in err and "_sat.jpg" in err
+    assert code == 2 and str(empty) in err and "no images named as the 'synthetic_landcover' dataset" in err
     code, _, err = call("predict", tmp_path / "no_run", runs["val"], tmp_path / "o", capsys=capsys)
     assert code == 2 and "no_run" in err and "expected a run directory" in err
     code, _, err = call("predict", empty, runs["val"], tmp_path / "o", capsys=capsys)
