@@ -241,3 +241,18 @@ def test_named_dataset_reads_its_own_file_names_classes_and_range(tmp_path, caps
     assert code == 2 and "no masks named <id>_mask.png" in err and "2007_000000.png" in err
     code, _, err = _run([tmp_path / "pred", tmp_path / "gt", "--dataset", "digits"], capsys)
     assert code == 2 and "'digits' is a classification dataset" in err
+
+
+def test_an_exported_model_names_its_dataset_too(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from engines.inference.export import export_onnx
+    from tests.test_predict import SEG_TINY, make_run
+
+    run = make_run(tmp_path / "run", overrides=(*SEG_TINY, "eval.miou_classes=[0,2]"))
+    onnx_file = export_onnx(run, tmp_path / "model.onnx").path
+    truth = _masks(10)
+    _write(tmp_path / "gt", truth)
+    _write(tmp_path / "pred", truth)
+    code, out, err = _run([tmp_path / "pred", tmp_path / "gt", "--run", onnx_file, "--json"], capsys)
+    assert code == 0, err
+    assert list(json.loads(out)["iou"]) == [CLASSES[0], CLASSES[2]] and f"from run {onnx_file}" in err

@@ -12,8 +12,9 @@ for each one OUTPUT_DIR gets a mask named as that dataset names masks: a palette
 the image's full resolution whose indices are class ids and whose colours are the
 dataset's, so index readers and colour readers see the same classes. Images go through
 the run's own evaluation preprocessing (its data.val.transforms and normalisation), with
-the run's precision (train.amp; on CPUs with bf16 the weights are held in bf16 once) and
-validation batch size, so `tools/evaluate.py OUTPUT_DIR <truth folder> --run RUN`
+the run's precision (train.amp; on CPUs with bf16 the weights of a model without
+normalization layers are held in bf16 once, which computes the same) and validation
+batch size, so `tools/evaluate.py OUTPUT_DIR <truth folder> --run RUN`
 reproduces the run's validation mIoU. --tile predicts in overlapping windows whose
 logits are blended (memory bounded by the window batch); --tile-above only tiles images
 whose longer side is larger. OUTPUT_DIR may not be INPUT_DIR nor hold files that this
