@@ -3,7 +3,6 @@
 2 and one line ``error: ...`` naming what was wrong, with no traceback and no hint."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,18 +12,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from registry.cli import main_guard
-from tests.helpers import DEMO, REPO
+from tests.helpers import DEMO, REPO, tool_module
 
-_TOOLS: dict[str, Any] = {}
 
 
 def load_tool(name: str) -> Any:
-    if name not in _TOOLS:
-        spec = importlib.util.spec_from_file_location(f"zoo_tool_{name}", REPO / "tools" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _TOOLS[name] = module
-    return _TOOLS[name]
+    return tool_module(name)
 
 
 def user_error(capsys: Any, tool: str, *args: object, expect: Sequence[str] = ()) -> str:

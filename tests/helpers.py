@@ -1,6 +1,7 @@
 """Tiny recipe settings shared by the engine and end-to-end tests (seconds per run on 2 cores)."""
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -29,3 +30,18 @@ def run_tool(tool: str, *args: str, check: bool = True, timeout: float = 300, en
     if check and proc.returncode != 0:
         raise AssertionError(f"tools/{tool}.py failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
+
+
+def tool_module(name: str):
+    """A tool's module (``tools`` is a package), to call its ``main`` in-process: one import
+    of torch for many calls."""
+    return importlib.import_module(f"tools.{name.replace('-', '_')}")
+
+
+def call_tool(name: str, *argv, capsys) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of a tool's ``main`` through the CLI's error guard."""
+    from registry.cli import main_guard
+
+    code = main_guard(tool_module(name).main, [str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err

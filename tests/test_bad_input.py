@@ -9,7 +9,6 @@ these tests are about what reaches the user.
 """
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 from typing import Sequence
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 
 from registry.cli import main_guard
-from tests.helpers import DEMO, REPO, run_tool, tiny_seg
+from tests.helpers import DEMO, REPO, run_tool, tiny_seg, tool_module
 from zoo.data.masks import write_mask
 
 SAT = REPO / "recipes" / "seg_fcn32s_vgg16_sat.yaml"
@@ -33,10 +32,7 @@ TINY_DEMO = ["train.epochs=1", "train.max_iters_per_epoch=1", "handlers.tensorbo
 
 
 def _load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f"zoo_tool_{name}", REPO / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool_module(name)
 
 
 @pytest.fixture(scope="module")

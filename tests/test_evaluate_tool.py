@@ -2,7 +2,6 @@
 against an independent numpy implementation of the course's formula."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -13,18 +12,12 @@ import pytest
 
 from registry.cli import main_guard
 from zoo.data import CLASSES, write_mask
+from tests.helpers import tool_module
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f"_tool_{name}", REPO / "tools" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-evaluate_tool = _tool("evaluate")
+evaluate_tool = tool_module("evaluate")
 
 
 def _write(folder: Path, ids: dict[str, np.ndarray]) -> Path:

@@ -2,15 +2,13 @@
 PyTorch's, prediction from the .onnx file equal to prediction from the run, no overwriting."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from registry.cli import main_guard
-from tests.helpers import REPO
+from tests.helpers import call_tool
 from tests.test_predict import CLS, SEG_TINY, make_run, predict_tool, read_ids, write_images
 
 onnx = pytest.importorskip("onnx")
@@ -18,12 +16,7 @@ ort = pytest.importorskip("onnxruntime")
 
 
 def export_tool(*argv, capsys) -> tuple[int, str, str]:
-    spec = importlib.util.spec_from_file_location("_tool_export", REPO / "tools" / "export.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    code = main_guard(mod.main, [str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return call_tool("export", *argv, capsys=capsys)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 and the output-folder rule (never over the inputs or a user's files)."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import cv2
@@ -11,8 +10,7 @@ import pytest
 import torch
 import yaml
 
-from registry.cli import main_guard
-from tests.helpers import DEMO, REPO
+from tests.helpers import DEMO, REPO, call_tool
 
 CLS = REPO / "recipes" / "cls_vgg16_digits.yaml"
 SEG_TINY = ["model.backbone.type=vgg16", "model.backbone.width=0.125", "model.head.hidden=16", "data.args.size=32",
@@ -54,12 +52,7 @@ def read_ids(folder: Path) -> dict[str, np.ndarray]:
 
 
 def predict_tool(*argv, capsys) -> tuple[int, str, str]:
-    spec = importlib.util.spec_from_file_location("_tool_predict", REPO / "tools" / "predict.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    code = main_guard(mod.main, [*map(str, argv), "--no-progress"])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return call_tool("predict", *argv, "--no-progress", capsys=capsys)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """Architecture summary: torchsummary's format and published VGG16 numbers; tools/summary.py."""
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 
@@ -14,6 +13,7 @@ from registry.cli import main_guard
 from registry.errors import RecipeError, UsageError
 from zoo.model import build_model
 from zoo.summary import summarize, summary_rows
+from tests.helpers import tool_module
 
 DASH, EQ = "-" * 64, "=" * 64
 HEADER = "        Layer (type)               Output Shape         Param #"
@@ -36,11 +36,8 @@ def tv_vgg16():
 
 
 @pytest.fixture(scope="module")
-def tool(repo_root):
-    spec = importlib.util.spec_from_file_location("summary_tool", repo_root / "tools" / "summary.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def tool():
+    return tool_module("summary")
 
 
 def test_published_torchsummary_vgg16_table(tv_vgg16):

@@ -1,7 +1,6 @@
 """The procedural land-cover set: determinism, clean colours, layout and reuse."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from zoo.data import synthetic
 from zoo.data.masks import PALETTE, read_mask
 from zoo.data.sat import DlcvSat
 from zoo.data.synthetic import SyntheticLandcover, ensure_landcover, generate_landcover, validation_ids
+from tests.helpers import tool_module
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,9 +95,7 @@ def test_refuses_to_write_into_foreign_folder_and_checks_params(tmp_path: Path) 
 
 
 def test_make_demo_data_tool_writes_the_same_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    spec = importlib.util.spec_from_file_location("make_demo_data", REPO / "tools" / "make_demo_data.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = tool_module("make_demo_data")
     assert tool.main([str(tmp_path / "out"), "--n", "5", "--size", "32", "--seed", "2"]) == 0
     assert "4 train + 1 validation" in capsys.readouterr().out
     ref = generate_landcover(tmp_path / "ref", n=5, size=32, seed=2)

@@ -8,7 +8,6 @@ resolution, so any difference in preprocessing, precision, batching or metric wo
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import re
@@ -20,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from registry.cli import main_guard
+from tests.helpers import tool_module, call_tool
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "recipes" / "seg_demo.yaml"
@@ -39,18 +38,8 @@ TINY = ["train.epochs=2", "train.device=cpu", "train.threads=1", "model.backbone
         'handlers.mask_snapshots.ids=["0002", "0006"]']
 
 
-def tool(name: str):
-    """A tool's module, to call its ``main`` in-process (one import of torch for many calls)."""
-    spec = importlib.util.spec_from_file_location(f"_tool_{name}", REPO / "tools" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def call(name: str, *argv, capsys) -> tuple[int, str, str]:
-    code = main_guard(tool(name).main, [str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+tool = tool_module
+call = call_tool
 
 
 def run_cli(name: str, *argv) -> subprocess.CompletedProcess:

@@ -3,7 +3,6 @@ the accuracy the run recorded, and the report that picks the figures up."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 import re
 import subprocess
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from registry.cli import main_guard
+from tests.helpers import call_tool
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "recipes" / "cls_vgg16_digits.yaml"
@@ -26,13 +25,7 @@ TINY = ["train.epochs=6", "train.device=cpu", "train.threads=1", "model.backbone
         "sched=null", "data.train.transforms=[]", "handlers.progress=false"]
 
 
-def call(name: str, *argv, capsys) -> tuple[int, str, str]:
-    spec = importlib.util.spec_from_file_location(f"_tool_{name}", REPO / "tools" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    code = main_guard(mod.main, [str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+call = call_tool
 
 
 @pytest.fixture(scope="module")
