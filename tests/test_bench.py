@@ -1,8 +1,7 @@
 """bench/run.py --quick --json prints every row, each with a numeric value (no timing asserts).
 
-The whole quick bench takes minutes, so each group runs on its own (``--only GROUP``):
-``pytest tests/test_bench.py -k peer`` checks one group. The fast tests below check the
-row shapes and the helpers with tiny inputs.
+The whole quick bench runs once, in one process, and each group's rows are checked on
+their own. The fast tests below check the row shapes and the helpers with tiny inputs.
 """
 from __future__ import annotations
 
@@ -127,15 +126,33 @@ def check_rows(rows: list[dict], prefixes: list[str], optional: list[str] = ()) 
         assert r["met"] in (None, True, False), r
 
 
+def group_prefixes(group: str) -> tuple[list[str], list[str]]:
+    return (scale_expected() if group == "scale" else EXPECTED[group]), OPTIONAL.get(group, [])
+
+
+@pytest.fixture(scope="module")
+def quick_rows(repo_root) -> list[dict]:
+    """Every group of the quick bench in one process (one torch import, one machine probe)."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", MPLBACKEND="Agg")
+    out = subprocess.run([sys.executable, str(repo_root / "bench" / "run.py"), "--quick", "--json",
+                          "--only", ",".join(EXPECTED)], cwd=str(repo_root), env=env, capture_output=True,
+                         text=True, timeout=1200)
+    assert out.returncode == 0, out.stderr[-4000:]
+    return json.loads(out.stdout)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("group", list(EXPECTED))
-def test_quick_json_has_every_row_with_numbers(repo_root, group):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", MPLBACKEND="Agg")
-    out = subprocess.run([sys.executable, str(repo_root / "bench" / "run.py"), "--quick", "--json", "--only", group],
-                         cwd=str(repo_root), env=env, capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stderr[-4000:]
-    expected = scale_expected() if group == "scale" else EXPECTED[group]
-    check_rows(json.loads(out.stdout), expected, OPTIONAL.get(group, []))
+def test_quick_json_has_every_row_with_numbers(quick_rows, group):
+    expected, optional = group_prefixes(group)
+    mine = [r for r in quick_rows if any(r["name"].startswith(p) for p in (*expected, *optional))]
+    check_rows(mine, expected, optional)
+
+
+@pytest.mark.slow
+def test_every_quick_row_belongs_to_a_group(quick_rows):
+    known = [p for g in EXPECTED for p in (*group_prefixes(g)[0], *group_prefixes(g)[1])]
+    assert not [r["name"] for r in quick_rows if not any(r["name"].startswith(p) for p in known)]
 
 
 def test_targets_parse():
