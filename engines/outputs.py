@@ -2,12 +2,15 @@
 
 Every tool that writes into a folder the user names (reports, comparisons, predictions,
 exports) checks it here first, so the rule is the same everywhere: the folder may be new,
-empty or hold only what this tool writes there (``owned_names``); anything else needs
-``--overwrite``; and it may never be, or lie inside, one of the tool's inputs, nor would
-one of the owned names replace an input file, whatever ``--overwrite`` says.
+empty or hold only what a tool of this project wrote there before (listed in the folder's
+``.ignite-zoo-outputs`` manifest, so a user's own ``0010_mask.png`` is never taken for an
+earlier prediction); anything else needs ``--overwrite``; and it may never be, or lie
+inside, one of the tool's inputs, nor would one of the names it writes replace an input
+file, whatever ``--overwrite`` says.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Iterable
@@ -15,6 +18,15 @@ from typing import Iterable
 from registry.errors import RunError
 
 _SHOWN = 3  # foreign entries named in the error
+MANIFEST = ".ignite-zoo-outputs"
+
+
+def written_here(folder: Path) -> set[str]:
+    """The entries of ``folder`` that this project's tools wrote (its manifest)."""
+    try:
+        return set(json.loads((folder / MANIFEST).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return set()
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -43,8 +55,9 @@ def prepare_output_dir(out: str | os.PathLike, inputs: Iterable[str | os.PathLik
     if out.exists() and not out.is_dir():
         raise RunError(f"{flag} {out}: is a file; expected a folder (new, empty, or holding this tool's "
                        f"earlier output)")
+    ours = written_here(out) | {MANIFEST} if out.is_dir() else {MANIFEST}
     if out.is_dir() and not overwrite:
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in owned)
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
         if foreign:
             more = f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else ""
             raise RunError(f"{flag} {out}: holds files this tool did not write ({', '.join(foreign[:_SHOWN])}{more}); "
@@ -52,6 +65,7 @@ def prepare_output_dir(out: str | os.PathLike, inputs: Iterable[str | os.PathLik
                            f"{', '.join(sorted(owned))} there anyway")
     try:
         out.mkdir(parents=True, exist_ok=True)
+        (out / MANIFEST).write_text(json.dumps(sorted((ours - {MANIFEST}) | owned)), encoding="utf-8")
     except OSError as e:
         raise RunError(f"{flag} {out}: cannot create the folder ({e.strerror or e})") from None
     return out

@@ -18,9 +18,19 @@ def test_new_empty_and_own_folders_are_accepted(tmp_path):
     assert (out / "report.md").read_text() == "old"  # checking changes nothing
 
 
+def test_a_users_file_with_an_output_name_is_not_taken_for_an_earlier_output(tmp_path):
+    """A folder holding the user's own ``0010_mask.png`` (not written by a tool here) is refused."""
+    (tmp_path / "0010_mask.png").write_bytes(b"the user's truth")
+    with pytest.raises(RunError, match=r"holds files this tool did not write \(0010_mask\.png\)"):
+        prepare_output_dir(tmp_path, owned_names=["0010_mask.png"])
+    assert (tmp_path / "0010_mask.png").read_bytes() == b"the user's truth"
+    out = prepare_output_dir(tmp_path / "preds", owned_names=["0010_mask.png"])
+    (out / "0010_mask.png").write_bytes(b"predicted")
+    assert prepare_output_dir(out, owned_names=["0010_mask.png", "0011_mask.png"]) == out  # its own: accepted
+
+
 def test_foreign_files_need_overwrite(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
-    (tmp_path / "report.md").write_text("old")
     with pytest.raises(RunError, match=r"--out .*holds files this tool did not write \(notes\.txt\).*--overwrite"):
         prepare_output_dir(tmp_path, owned_names=OWNED)
     assert prepare_output_dir(tmp_path, owned_names=OWNED, overwrite=True) == tmp_path
