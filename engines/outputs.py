@@ -3,8 +3,10 @@
 Every tool that writes into a folder the user names (reports, comparisons, predictions,
 exports) checks it here first, so the rule is the same everywhere: the folder may be new,
 empty or hold only what a tool of this project wrote there before (listed in the folder's
-``.ignite-zoo-outputs`` manifest, so a user's own ``0010_mask.png`` is never taken for an
-earlier prediction); anything else needs ``--overwrite``; and it may never be, or lie
+``.ignite-zoo-outputs`` manifest, so a user's own ``report.md`` is never taken for an
+earlier report); anything else needs ``--overwrite``. A folder whose every file is read by
+other programs (predicted masks, which evaluation scripts read one and all) gets no
+manifest (``remember=False``): any file already there counts as someone else's; and it may never be, or lie
 inside, one of the tool's inputs, nor would one of the names it writes replace an input
 file, whatever ``--overwrite`` says.
 """
@@ -34,7 +36,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def prepare_output_dir(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), overwrite: bool = False,
-                       owned_names: Iterable[str] = (), flag: str = "--out") -> Path:
+                       owned_names: Iterable[str] = (), flag: str = "--out", remember: bool = True) -> Path:
     """Check ``out`` against the rule above, create it, and return it.
 
     ``inputs`` are the files and folders the tool reads; ``owned_names`` the entries it
@@ -55,7 +57,7 @@ def prepare_output_dir(out: str | os.PathLike, inputs: Iterable[str | os.PathLik
     if out.exists() and not out.is_dir():
         raise RunError(f"{flag} {out}: is a file; expected a folder (new, empty, or holding this tool's "
                        f"earlier output)")
-    ours = written_here(out) | {MANIFEST} if out.is_dir() else {MANIFEST}
+    ours = (written_here(out) | {MANIFEST}) if remember and out.is_dir() else set()
     if out.is_dir() and not overwrite:
         foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
         if foreign:
@@ -65,7 +67,8 @@ def prepare_output_dir(out: str | os.PathLike, inputs: Iterable[str | os.PathLik
                            f"{', '.join(sorted(owned))} there anyway")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / MANIFEST).write_text(json.dumps(sorted((ours - {MANIFEST}) | owned)), encoding="utf-8")
+        if remember:
+            (out / MANIFEST).write_text(json.dumps(sorted((ours - {MANIFEST}) | owned)), encoding="utf-8")
     except OSError as e:
         raise RunError(f"{flag} {out}: cannot create the folder ({e.strerror or e})") from None
     return out

@@ -19,14 +19,26 @@ def test_new_empty_and_own_folders_are_accepted(tmp_path):
 
 
 def test_a_users_file_with_an_output_name_is_not_taken_for_an_earlier_output(tmp_path):
-    """A folder holding the user's own ``0010_mask.png`` (not written by a tool here) is refused."""
-    (tmp_path / "0010_mask.png").write_bytes(b"the user's truth")
+    """A folder holding the user's own ``report.md`` (not written by a tool here) is refused."""
+    (tmp_path / "report.md").write_bytes(b"the user's notes")
+    with pytest.raises(RunError, match=r"holds files this tool did not write \(report\.md\)"):
+        prepare_output_dir(tmp_path, owned_names=OWNED)
+    assert (tmp_path / "report.md").read_bytes() == b"the user's notes"
+    out = prepare_output_dir(tmp_path / "rep", owned_names=OWNED)
+    (out / "report.md").write_bytes(b"written")
+    assert prepare_output_dir(out, owned_names=OWNED) == out  # its own, remembered: accepted
+
+
+def test_a_folder_without_memory_counts_every_file_as_someone_elses(tmp_path):
+    """Predicted masks get no manifest (evaluation scripts read every file of that folder):
+    any mask already there needs --overwrite, the user's own truth included."""
+    out = prepare_output_dir(tmp_path / "preds", owned_names=["0010_mask.png"], remember=False)
+    assert list(out.iterdir()) == []
+    (out / "0010_mask.png").write_bytes(b"a mask")
     with pytest.raises(RunError, match=r"holds files this tool did not write \(0010_mask\.png\)"):
-        prepare_output_dir(tmp_path, owned_names=["0010_mask.png"])
-    assert (tmp_path / "0010_mask.png").read_bytes() == b"the user's truth"
-    out = prepare_output_dir(tmp_path / "preds", owned_names=["0010_mask.png"])
-    (out / "0010_mask.png").write_bytes(b"predicted")
-    assert prepare_output_dir(out, owned_names=["0010_mask.png", "0011_mask.png"]) == out  # its own: accepted
+        prepare_output_dir(out, owned_names=["0010_mask.png"], remember=False)
+    assert prepare_output_dir(out, owned_names=["0010_mask.png"], remember=False, overwrite=True) == out
+    assert list(p.name for p in out.iterdir()) == ["0010_mask.png"]
 
 
 def test_foreign_files_need_overwrite(tmp_path):

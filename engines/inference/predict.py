@@ -167,8 +167,9 @@ def predict_folder(
                        "segmentation run")
     info = dataset_info(recipe.get("data"))
     items = images(info, input_dir, recipe["data"].get("type"))
+    # no manifest among the masks: evaluation scripts read every file of the folder
     out = prepare_output_dir(output_dir, [input_dir], overwrite, [info.layout.mask_name(i) for i, _ in items],
-                             flag="OUTPUT_DIR")
+                             flag="OUTPUT_DIR", remember=False)
     bs = batch_size or val_batch_size(recipe)
     if bs < 1:
         raise RecipeError(f"--batch-size {bs}: expected a positive integer")
