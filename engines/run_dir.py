@@ -10,6 +10,7 @@ sees the same filled-in recipe and keeps no defaults of its own.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -47,7 +48,7 @@ def checkpoint_score(path: Path) -> float:
 
 def atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with open(tmp, "w", encoding="utf-8", newline="") as f:  # the text's own line ends, as given
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
@@ -156,14 +157,11 @@ class RunDir:
         def cell(k: str, v: Any) -> str:
             return "" if v is None else (str(v) if k == "epoch" else f"{v:.6g}")
 
-        tmp = self.history_path.with_name(f".{HISTORY_FILE}.tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=keys, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows({k: cell(k, r.get(k)) for k in keys} for r in rows)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.history_path)
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=keys, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: cell(k, r.get(k)) for k in keys} for r in rows)
+        atomic_write_text(self.history_path, text.getvalue())
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         atomic_write_text(self.summary_path, json.dumps(dict(summary), indent=2, allow_nan=True))
