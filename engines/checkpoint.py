@@ -197,19 +197,20 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
-def build_model_quietly(model_cfg: Mapping[str, Any]) -> torch.nn.Module:
+def build_model_quietly(model_cfg: Mapping[str, Any], **head_extra: Any) -> torch.nn.Module:
     """The recipe's model without reading any weights file and without the "randomly
-    initialised" notice: for tools whose weights come next, from a checkpoint."""
+    initialised" notice: for tools whose weights come next (from a checkpoint) or that need
+    shapes only (the architecture table). A backbone without a ``weights`` key keeps none."""
     from zoo import build_model
 
     cfg = copy.deepcopy(dict(model_cfg))
-    if isinstance(cfg.get("backbone"), dict):
+    if isinstance(cfg.get("backbone"), dict) and "weights" in cfg["backbone"]:
         cfg["backbone"]["weights"] = None
     zoo_log = logging.getLogger("zoo")
     level = zoo_log.level
     zoo_log.setLevel(logging.ERROR)
     try:
-        return build_model(cfg)
+        return build_model(cfg, **head_extra)
     finally:
         zoo_log.setLevel(level)
 

@@ -5,8 +5,6 @@ is on another machine still gets its table) and nothing is downloaded.
 """
 from __future__ import annotations
 
-import copy
-import logging
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -31,21 +29,12 @@ def recipe_model(recipe: Mapping[str, Any], search_dir: str | Path | None = None
     """The recipe's model with freshly initialised weights (no weights file read, no log about it)."""
     from registry.plugins import import_modules
 
+    from engines.checkpoint import build_model_quietly
+
     import_modules(recipe["imports"], search_dir=search_dir)
     import zoo  # noqa: F401  (fills every registry)
-    from zoo.model import build_model
 
-    cfg = copy.deepcopy(dict(recipe["model"]))
-    cfg.pop("input_size")
-    if "weights" in cfg["backbone"]:
-        cfg["backbone"]["weights"] = None
-    zoo_log = logging.getLogger("zoo")
-    level = zoo_log.level
-    zoo_log.setLevel(logging.ERROR)  # "no weights given, randomly initialised" is expected here
-    try:
-        return build_model(cfg, **head_extra)
-    finally:
-        zoo_log.setLevel(level)
+    return build_model_quietly(recipe["model"], **head_extra)
 
 
 def _torchvision_model(name: str) -> Any:
