@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+import tools._checkout  # noqa: E402,F401  (``ignite_zoo`` names this checkout)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

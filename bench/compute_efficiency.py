@@ -35,8 +35,8 @@ def _workload(kind: str, size: int, batch: int) -> tuple[Any, Any, Any]:
     """(model, x, y) for ``vgg`` (classifier, 50 classes) or ``fcn`` (FCN8s, 7 classes)."""
     import torch
 
-    import zoo  # noqa: F401
-    from zoo.model import build_model
+    from ignite_zoo import zoo  # noqa: F401
+    from ignite_zoo.zoo.model import build_model
 
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
@@ -55,9 +55,9 @@ def _steps(kind: str, size: int, batch: int) -> tuple[dict[str, Callable[[], flo
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from engines.optim import sgd
-    from engines.trainer import StepConfig, make_train_step
-    from registry import LOSSES
+    from ignite_zoo.engines.optim import sgd
+    from ignite_zoo.engines.trainer import StepConfig, make_train_step
+    from ignite_zoo.registry import LOSSES
 
     model, x, y = _workload(kind, size, batch)
     variants = {False: model, True: copy.deepcopy(model).to(memory_format=torch.channels_last)}

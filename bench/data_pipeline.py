@@ -52,15 +52,15 @@ def _folder(tmp: Path, n: int) -> tuple[Path, str]:
     real = shared_data() / "sat512"
     if real.is_dir():
         return real, "real sat512"
-    from zoo.data.synthetic import generate_landcover
+    from ignite_zoo.zoo.data.synthetic import generate_landcover
 
     generate_landcover(tmp, n=n, size=512, seed=0, val_fraction=0.0)
     return tmp / "train", "generated 512x512"
 
 
 def _albumentations(folder: Path, n: int, spec: list[dict]) -> Callable[[int], Any]:
-    from zoo.data.sat import DlcvSat
-    from zoo.data.transforms import build_transforms
+    from ignite_zoo.zoo.data.sat import DlcvSat
+    from ignite_zoo.zoo.data.transforms import build_transforms
 
     ds = DlcvSat(folder, "", build_transforms(spec, "segmentation"), check="none")
     return lambda i: ds[i % n]
@@ -74,7 +74,7 @@ def _torchvision(folder: Path, n: int) -> Callable[[int], Any]:
     from torchvision import tv_tensors
     from torchvision.transforms import v2
 
-    from zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+    from ignite_zoo.zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
     images = sorted(folder.glob("*_sat.jpg"))[:n]
     tf = v2.Compose([
@@ -111,8 +111,8 @@ def _crop_only(folder: Path, n: int) -> dict[str, Callable[[], Any]]:
     """The two scale + crop steps alone on decoded uint8 arrays: one pass over n samples each."""
     import albumentations as A
 
-    from zoo.data.sat import DlcvSat
-    from zoo.data.transforms import build_transforms
+    from ignite_zoo.zoo.data.sat import DlcvSat
+    from ignite_zoo.zoo.data.transforms import build_transforms
 
     ds = DlcvSat(folder, "", None, check="none")
     samples = [(ds.read_image(i), ds.read_mask(i).astype("uint8")) for i in range(min(n, len(ds)))]

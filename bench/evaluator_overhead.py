@@ -47,7 +47,7 @@ class _Set:
         self._index = {k: i for i, k in enumerate(self.ids)}
         self.classes = [str(c) for c in range(CLASSES)]
         self.num_classes = CLASSES
-        from zoo.data.sat import landcover_info
+        from ignite_zoo.zoo.data.sat import landcover_info
 
         self.info = landcover_info()
 
@@ -66,19 +66,19 @@ def measure(n: int, size: int, batch: int, repeats: int) -> dict[str, Any]:
     from ignite.engine import Events
     from torch.utils.data import DataLoader
 
-    import zoo  # noqa: F401
-    from engines.evaluator import create_evaluator
+    from ignite_zoo import zoo  # noqa: F401
+    from ignite_zoo.engines.evaluator import create_evaluator
     from ignite.engine import Engine
 
-    from engines.events import RunContext, RunEvents
-    from engines.handlers.mask_snapshots import MaskSnapshots
-    from engines.handlers.tensorboard import TensorBoard
-    from engines.metrics import MetricSpec
-    from engines.run_dir import RunDir
-    from engines.metrics import flatten_metrics, segmentation_metrics
-    from engines.runtime import autocast, resolve_amp
-    from engines.trainer import StepConfig
-    from zoo.model import build_model
+    from ignite_zoo.engines.events import RunContext, RunEvents
+    from ignite_zoo.engines.handlers.mask_snapshots import MaskSnapshots
+    from ignite_zoo.engines.handlers.tensorboard import TensorBoard
+    from ignite_zoo.engines.metrics import MetricSpec
+    from ignite_zoo.engines.run_dir import RunDir
+    from ignite_zoo.engines.metrics import flatten_metrics, segmentation_metrics
+    from ignite_zoo.engines.runtime import autocast, resolve_amp
+    from ignite_zoo.engines.trainer import StepConfig
+    from ignite_zoo.zoo.model import build_model
 
     torch.manual_seed(0)
     device = torch.device("cpu")

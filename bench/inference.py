@@ -31,10 +31,10 @@ HEADS = ("fcn32s", "fcn16s", "fcn8s")
 def throughput(size: int, batch: int, repeats: int) -> dict[str, float]:
     import torch
 
-    import zoo  # noqa: F401
-    from engines.evaluator import predict_logits
-    from engines.trainer import StepConfig
-    from zoo.model import build_model
+    from ignite_zoo import zoo  # noqa: F401
+    from ignite_zoo.engines.evaluator import predict_logits
+    from ignite_zoo.engines.trainer import StepConfig
+    from ignite_zoo.zoo.model import build_model
 
     torch.manual_seed(0)
     cfg = StepConfig(device=torch.device("cpu"), amp_dtype=torch.bfloat16, channels_last=True)
@@ -52,12 +52,12 @@ def _child(size: int, batch: int, steps: int, n_threads: int) -> None:
     """Runs in the subprocess: FCN8s training steps, then prints its peak RSS as JSON."""
     import torch
 
-    import zoo  # noqa: F401
-    from engines.optim import sgd
-    from engines.runtime import keep_freed_memory
-    from engines.trainer import StepConfig, make_train_step
-    from registry import LOSSES
-    from zoo.model import build_model
+    from ignite_zoo import zoo  # noqa: F401
+    from ignite_zoo.engines.optim import sgd
+    from ignite_zoo.engines.runtime import keep_freed_memory
+    from ignite_zoo.engines.trainer import StepConfig, make_train_step
+    from ignite_zoo.registry import LOSSES
+    from ignite_zoo.zoo.model import build_model
 
     keep_freed_memory()  # as a CPU run does
     torch.set_num_threads(n_threads)

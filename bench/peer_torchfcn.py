@@ -128,12 +128,12 @@ def measure(size: int, batch: int, repeats: int) -> dict[str, Any]:
     and the bf16 matmul peak (GFLOP/s) of each repeat, measured interleaved with the models."""
     import torch
 
-    import zoo  # noqa: F401
-    from engines.evaluator import predict_logits
-    from engines.optim import sgd
-    from engines.trainer import StepConfig, make_train_step
-    from registry import LOSSES
-    from zoo.model import build_model
+    from ignite_zoo import zoo  # noqa: F401
+    from ignite_zoo.engines.evaluator import predict_logits
+    from ignite_zoo.engines.optim import sgd
+    from ignite_zoo.engines.trainer import StepConfig, make_train_step
+    from ignite_zoo.registry import LOSSES
+    from ignite_zoo.zoo.model import build_model
 
     torch.manual_seed(0)
     ours = build_model({"backbone": {"type": "vgg16"}, "head": {"type": "fcn32s", "num_classes": CLASSES}})

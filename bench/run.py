@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
 
-    from engines.runtime import keep_freed_memory
+    from ignite_zoo.engines.runtime import keep_freed_memory
 
     if not args.default_malloc:
         keep_freed_memory()

@@ -38,8 +38,8 @@ from bench.common import interleaved, median, paired_ratio, row, threads as use_
 
 CLASSES = 7
 TILE, OVERLAP, BATCH_TILES = 512, 128, 4
-SLIDE = "engines.inference.sliding_window"
-EXPORT = "engines.inference.export"
+SLIDE = "ignite_zoo.engines.inference.sliding_window"
+EXPORT = "ignite_zoo.engines.inference.export"
 RSS_NAME = "scale: peak RSS of tiled prediction"
 TILED_NAME = "scale: tiled / whole-image prediction, megapixels/s ratio"
 ONNX_NAME = "scale: ONNX Runtime / PyTorch fp32 inference, images/s ratio"
@@ -64,8 +64,8 @@ def not_available(prefix: str, unit: str, module: str) -> dict[str, Any]:
 def fcn8s(width: float = 1.0, hidden: int | None = None) -> Any:
     import torch
 
-    import zoo  # noqa: F401
-    from zoo.model import build_model
+    from ignite_zoo import zoo  # noqa: F401
+    from ignite_zoo.zoo.model import build_model
 
     torch.manual_seed(0)
     head: dict[str, Any] = {"type": "fcn8s", "num_classes": CLASSES}
@@ -78,14 +78,14 @@ def predict_step(model: Any) -> tuple[Callable[[Any], Any], str]:
     """The step the prediction tool runs on a CPU (bf16, channels_last) and its precision."""
     import torch
 
-    from engines.trainer import StepConfig
+    from ignite_zoo.engines.trainer import StepConfig
 
     cfg = StepConfig(device=torch.device("cpu"), amp_dtype=torch.bfloat16, channels_last=True)
     model = model.to(memory_format=torch.channels_last)
     try:
-        from engines.inference import make_step_fn, use_bf16_weights
+        from ignite_zoo.engines.inference import make_step_fn, use_bf16_weights
     except ImportError:  # before the inference package: the evaluator's step
-        from engines.evaluator import predict_logits
+        from ignite_zoo.engines.evaluator import predict_logits
 
         return (lambda x: predict_logits(model, x, cfg)), "bf16 autocast"
     cast = use_bf16_weights(model, cfg)
@@ -100,7 +100,7 @@ def _rss_child(size: int, width: float, hidden: int | None, tile: int, overlap: 
 
     import torch
 
-    from engines.inference.sliding_window import sliding_window_logits
+    from ignite_zoo.engines.inference.sliding_window import sliding_window_logits
 
     torch.set_num_threads(n_threads)
     step, _ = predict_step(fcn8s(width, hidden))
@@ -139,7 +139,7 @@ def tiled_vs_whole(size: int, repeats: int, width: float = 1.0, hidden: int | No
     same pixels as whole ``tile`` images, batches of ``BATCH_TILES`` everywhere."""
     import torch
 
-    from engines.inference.sliding_window import sliding_window_logits
+    from ignite_zoo.engines.inference.sliding_window import sliding_window_logits
 
     if size % tile:
         raise ValueError(f"size {size} must be a multiple of the tile {tile}")
@@ -171,8 +171,8 @@ def _checkpoint(tmp: Path, width: float, hidden: int | None) -> Path:
     """A checkpoint in the runs' format (weights + resolved recipe) of a freshly built FCN8s."""
     import torch
 
-    from engines.checkpoint import RecipeState
-    from registry.recipe import load_recipe
+    from ignite_zoo.engines.checkpoint import RecipeState
+    from ignite_zoo.registry.recipe import load_recipe
 
     overrides = [f"model.backbone.width={width}"] + ([f"model.head.hidden={hidden}"] if hidden else [])
     recipe = load_recipe(ROOT / "recipes" / "seg_fcn8s_vgg16_sat.yaml", overrides)
@@ -188,8 +188,8 @@ def onnx_vs_torch(size: int, batch: int, repeats: int, n_threads: int, width: fl
     import onnxruntime as ort
     import torch
 
-    from engines.inference.export import export_onnx
-    from engines.trainer import StepConfig
+    from ignite_zoo.engines.inference.export import export_onnx
+    from ignite_zoo.engines.trainer import StepConfig
 
     x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(0))
     with tempfile.TemporaryDirectory() as tmp:
@@ -200,7 +200,7 @@ def onnx_vs_torch(size: int, batch: int, repeats: int, n_threads: int, width: fl
         session = ort.InferenceSession(str(exported.path), sess_options=opts, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     xn = x.numpy()
-    from engines.evaluator import predict_logits
+    from ignite_zoo.engines.evaluator import predict_logits
 
     fp32 = fcn8s(width, hidden).to(memory_format=torch.channels_last)
     cfg32 = StepConfig(device=torch.device("cpu"), amp_dtype=None, channels_last=True)

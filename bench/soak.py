@@ -36,8 +36,8 @@ from bench.common import fd_count, rss_mib, row  # noqa: E402
 
 
 def _recipe(tmp: Path, epochs: int) -> dict[str, Any]:
-    from registry.recipe import load_recipe
-    from zoo.data.synthetic import validation_ids
+    from ignite_zoo.registry.recipe import load_recipe
+    from ignite_zoo.zoo.data.synthetic import validation_ids
 
     n, val_fraction = 8, 0.25
     ids = [f"{i:04d}" for i in validation_ids(n, val_fraction)]
@@ -60,8 +60,8 @@ def soak(epochs: int) -> dict[str, Any]:
     import torch
     from ignite.engine import Events
 
-    import engines.experiment as experiment
-    from engines.launch import run_experiment
+    import ignite_zoo.engines.experiment as experiment
+    from ignite_zoo.engines.launch import run_experiment
 
     samples: list[tuple[int, float, int]] = []  # (epoch, RSS MiB, open fds)
     original = experiment.attach_epoch_summary
@@ -155,7 +155,7 @@ if __name__ == "__main__":
         slope = rss_slope({e: rss for e, rss, _ in r["samples"]}, first)
         print(f"RSS slope over epochs {first}-{n}: {slope:.4f} MiB/epoch")
     elif "--json" in args:
-        from engines.runtime import keep_freed_memory
+        from ignite_zoo.engines.runtime import keep_freed_memory
 
         keep_freed_memory()  # as bench/run.py does; the run itself does it again on CPU
         print(json.dumps(run(quick=quick)))

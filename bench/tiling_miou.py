@@ -37,7 +37,7 @@ RECIPE = ROOT / "recipes" / "seg_fcn8s_vgg16_sat.yaml"
 
 def split_pairs(source: Path, root: Path) -> tuple[list[str], list[str]]:
     """``root/train`` (even positions) and ``root/validation`` (odd: held out) as links to the pairs."""
-    from zoo.data import dataset_info
+    from ignite_zoo.zoo.data import dataset_info
 
     layout = dataset_info({"type": "dlcv_sat"}).layout
     images = layout.images(source)
@@ -54,8 +54,8 @@ def split_pairs(source: Path, root: Path) -> tuple[list[str], list[str]]:
 
 
 def train(root: Path, out: Path, epochs: int, threads: int) -> Path:
-    from engines.launch import run_experiment
-    from registry.recipe import load_recipe
+    from ignite_zoo.engines.launch import run_experiment
+    from ignite_zoo.registry.recipe import load_recipe
 
     overrides = [
         f"data.root={root}", "data.loader.batch_size=8", "data.loader.num_workers=0",
@@ -74,7 +74,7 @@ def train(root: Path, out: Path, epochs: int, threads: int) -> Path:
 def predict_and_score(run: Path, images: Path, work: Path, held_out: list[str], threads: int) -> dict[str, Any]:
     import torch
 
-    from engines.inference import SlideSettings, dataset_info, evaluate_folders, load_predictor, predict_folder
+    from ignite_zoo.engines.inference import SlideSettings, dataset_info, evaluate_folders, load_predictor, predict_folder
 
     torch.set_num_threads(threads)
     predictor = load_predictor(run, "cpu")
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         run = train(work / "data", work / "run", args.epochs, args.threads)
         train_s = time.perf_counter() - t0
         result = predict_and_score(run, source, work, held_out, args.threads)
-        from engines.run_dir import RunDir
+        from ignite_zoo.engines.run_dir import RunDir
 
         run_val = RunDir.open(run).history()[-1]["val/mIoU"]  # the run's own score of the held-out half
     result.update({"train_pairs": len(train_ids), "held_out_pairs": len(held_out), "epochs": args.epochs,

@@ -52,12 +52,12 @@ def _setup() -> dict[str, Any]:
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    import zoo  # noqa: F401
-    from engines.optim import sgd
-    from engines.runtime import resolve_amp
-    from engines.trainer import StepConfig, make_train_step
-    from registry import LOSSES
-    from zoo.model import build_model
+    from ignite_zoo import zoo  # noqa: F401
+    from ignite_zoo.engines.optim import sgd
+    from ignite_zoo.engines.runtime import resolve_amp
+    from ignite_zoo.engines.trainer import StepConfig, make_train_step
+    from ignite_zoo.registry import LOSSES
+    from ignite_zoo.zoo.model import build_model
 
     torch.manual_seed(0)
     device = torch.device("cpu")
@@ -100,13 +100,13 @@ def _trainer(s: dict[str, Any], log_dir: str):
     from ignite.metrics import Average
     from ignite.utils import manual_seed
 
-    from engines.events import RunContext, RunEvents
-    from engines.handlers.nan_guard import NanGuard
-    from engines.handlers.progress import progress_event
-    from engines.handlers.tensorboard import TensorBoard
-    from engines.metrics import MetricSpec
-    from engines.run_dir import RunDir
-    from engines.trainer import create_trainer
+    from ignite_zoo.engines.events import RunContext, RunEvents
+    from ignite_zoo.engines.handlers.nan_guard import NanGuard
+    from ignite_zoo.engines.handlers.progress import progress_event
+    from ignite_zoo.engines.handlers.tensorboard import TensorBoard
+    from ignite_zoo.engines.metrics import MetricSpec
+    from ignite_zoo.engines.run_dir import RunDir
+    from ignite_zoo.engines.trainer import create_trainer
 
     trainer = create_trainer(s["model"], s["optimizer"], s["loss_fn"], s["cfg"])
     trainer.register_events(*RunEvents)
@@ -159,7 +159,7 @@ def run(quick: bool = True) -> list[dict[str, Any]]:
     wall = [a / b for a, b in zip(t["ignite_wall"], t["plain_wall"])]
     amp = "bf16"
     try:
-        from engines.runtime import cpu_has_bf16
+        from ignite_zoo.engines.runtime import cpu_has_bf16
 
         amp = "bf16" if cpu_has_bf16() else "fp32"
     except ImportError:

@@ -11,16 +11,16 @@ import torch
 from ignite.engine import Engine
 from ignite.metrics import Loss
 
-from engines import optim as _optim  # noqa: F401  (registers optimizers and schedulers)
-from engines.checkpoint import EngineState, RecipeState
-from engines.evaluator import create_evaluator
-from engines.metrics import classification_metrics, segmentation_metrics
-from engines.preflight import preflight
-from engines.runtime import resolve_amp, resolve_device
-from engines.step import StepConfig
-from engines.trainer import create_trainer
-from registry import LOSSES, OPTIMIZERS, SCHEDULERS
-from registry.errors import RecipeError
+from ignite_zoo.engines import optim as _optim  # noqa: F401  (registers optimizers and schedulers)
+from ignite_zoo.engines.checkpoint import EngineState, RecipeState
+from ignite_zoo.engines.evaluator import create_evaluator
+from ignite_zoo.engines.metrics import classification_metrics, segmentation_metrics
+from ignite_zoo.engines.preflight import preflight
+from ignite_zoo.engines.runtime import resolve_amp, resolve_device
+from ignite_zoo.engines.step import StepConfig
+from ignite_zoo.engines.trainer import create_trainer
+from ignite_zoo.registry import LOSSES, OPTIMIZERS, SCHEDULERS
+from ignite_zoo.registry.errors import RecipeError
 
 log = logging.getLogger("engines")
 
@@ -42,7 +42,7 @@ class ShardSampler(torch.utils.data.Sampler):
 
 def build_loaders(recipe: Mapping[str, Any], device: torch.device) -> tuple[Any, Any, Any, Any]:
     """(train dataset, val dataset, train loader, val loader) from the recipe's ``data``."""
-    from zoo.data import build_dataset, seed_worker
+    from ignite_zoo.zoo.data import build_dataset, seed_worker
 
     data = recipe["data"]
     train_ds = build_dataset(data, "train")
@@ -90,7 +90,7 @@ class Training:
 
 
 def build_model_on(recipe: Mapping[str, Any], device: torch.device, channels_last: bool) -> torch.nn.Module:
-    from zoo import build_model
+    from ignite_zoo.zoo import build_model
 
     model = build_model(recipe["model"])
     if channels_last:
@@ -133,8 +133,8 @@ def slide_predictor(recipe: Mapping[str, Any], model: torch.nn.Module, cfg: Step
     large scenes); None for whole-image prediction."""
     if recipe["eval"]["mode"] != "slide":
         return None
-    from engines.evaluator import predict_logits
-    from engines.inference import SlideSettings, predict_logits_auto
+    from ignite_zoo.engines.evaluator import predict_logits
+    from ignite_zoo.engines.inference import SlideSettings, predict_logits_auto
 
     s = SlideSettings.from_recipe(recipe)
 

@@ -25,9 +25,9 @@ import torch
 
 from ignite.handlers import DiskSaver
 
-from engines.run_dir import RunDir
-from registry.errors import CheckpointError, RecipeError, RunError
-from registry.recipe import dump_yaml, load_yaml_text, validate
+from ignite_zoo.engines.run_dir import RunDir
+from ignite_zoo.registry.errors import CheckpointError, RecipeError, RunError
+from ignite_zoo.registry.recipe import dump_yaml, load_yaml_text, validate
 
 
 
@@ -201,7 +201,7 @@ def build_model_quietly(model_cfg: Mapping[str, Any], **head_extra: Any) -> torc
     """The recipe's model without reading any weights file and without the "randomly
     initialised" notice: for tools whose weights come next (from a checkpoint) or that need
     shapes only (the architecture table). A backbone without a ``weights`` key keeps none."""
-    from zoo import build_model
+    from ignite_zoo.zoo import build_model
 
     cfg = copy.deepcopy(dict(model_cfg))
     if isinstance(cfg.get("backbone"), dict) and "weights" in cfg["backbone"]:
@@ -217,7 +217,7 @@ def build_model_quietly(model_cfg: Mapping[str, Any], **head_extra: Any) -> torc
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
     """The trained model (eval mode) and its resolved recipe, from a checkpoint or run dir."""
-    from registry.plugins import import_modules
+    from ignite_zoo.registry.plugins import import_modules
 
     path = resolve_checkpoint(path)
     ckpt = read_checkpoint(path)

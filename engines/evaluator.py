@@ -7,8 +7,8 @@ import torch
 from ignite.engine import Engine
 from ignite.metrics import Metric
 
-from engines.runtime import autocast
-from engines.step import StepConfig, to_device
+from ignite_zoo.engines.runtime import autocast
+from ignite_zoo.engines.step import StepConfig, to_device
 
 
 @torch.inference_mode()

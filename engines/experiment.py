@@ -19,16 +19,16 @@ from ignite.handlers import Checkpoint
 from ignite.metrics import Average
 from ignite.utils import manual_seed
 
-from engines.build import Training, build_training
-from engines.checkpoint import load_state_strict, read_checkpoint
-from engines.events import RunContext, RunEvents
-from engines.handlers import attach_handlers, close_handlers
-from engines.metrics import flatten_metrics, metric_spec
-from engines.preflight import rng_kept
-from engines.run_dir import RunDir, prepare_run_dir
-from engines.runtime import keep_freed_memory, resolve_device, seed_everything, set_deterministic, set_threads
-from registry.errors import CheckpointError, RunError
-from registry.plugins import import_modules
+from ignite_zoo.engines.build import Training, build_training
+from ignite_zoo.engines.checkpoint import load_state_strict, read_checkpoint
+from ignite_zoo.engines.events import RunContext, RunEvents
+from ignite_zoo.engines.handlers import attach_handlers, close_handlers
+from ignite_zoo.engines.metrics import flatten_metrics, metric_spec
+from ignite_zoo.engines.preflight import rng_kept
+from ignite_zoo.engines.run_dir import RunDir, prepare_run_dir
+from ignite_zoo.engines.runtime import keep_freed_memory, resolve_device, seed_everything, set_deterministic, set_threads
+from ignite_zoo.registry.errors import CheckpointError, RunError
+from ignite_zoo.registry.plugins import import_modules
 
 log = logging.getLogger("engines")
 
@@ -88,7 +88,7 @@ def backbone_init(recipe: dict) -> str:
     weights = recipe["model"]["backbone"].get("weights")
     if not weights:
         return "random init"
-    from zoo.backbones.weights import resolve_weights
+    from ignite_zoo.zoo.backbones.weights import resolve_weights
 
     path = resolve_weights(weights, recipe["model"]["backbone"]["type"])
     digest = hashlib.sha256()
@@ -100,7 +100,7 @@ def backbone_init(recipe: dict) -> str:
 
 def architecture_text(t: Training) -> str | None:
     """The torchsummary-style table at the recipe's input size, or one sample's size."""
-    from zoo.summary import summarize
+    from ignite_zoo.zoo.summary import summarize
 
     size = t.recipe["model"]["input_size"] or list(t.val_ds[0][0].shape)
     model = t.model.module if hasattr(t.model, "module") else t.model

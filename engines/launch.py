@@ -16,11 +16,11 @@ from typing import Any, Iterator, Mapping
 import ignite.distributed as idist
 import torch
 
-from engines.experiment import run_rank
-from engines.handlers import check_handlers
-from engines.metrics import metric_spec
-from engines.run_dir import RunDir, prepare_run_dir
-from registry.plugins import import_modules
+from ignite_zoo.engines.experiment import run_rank
+from ignite_zoo.engines.handlers import check_handlers
+from ignite_zoo.engines.metrics import metric_spec
+from ignite_zoo.engines.run_dir import RunDir, prepare_run_dir
+from ignite_zoo.registry.plugins import import_modules
 
 
 def _rank_process(local_rank: int, *args: Any, spawned: bool = False) -> None:
@@ -65,11 +65,11 @@ def master_port() -> int:
 def user_error_from_child(e: BaseException) -> BaseException:
     """A user error raised in a spawned rank comes back as its text with the child's
     traceback; rebuild it as the one-line error it was (anything else stays as it is)."""
-    import registry.errors as errors
+    import ignite_zoo.registry.errors as errors
 
     last = next((line for line in reversed(str(e).splitlines()) if line.strip()), "")
     name, sep, message = last.partition(": ")
-    cls = getattr(errors, name.rpartition(".")[2], None) if name.startswith("registry.errors.") else None
+    cls = getattr(errors, name.rpartition(".")[2], None) if name.startswith("ignite_zoo.registry.errors.") else None
     if sep and isinstance(cls, type) and issubclass(cls, errors.UserError):
         return cls(f"{message} (in training process {getattr(e, 'error_index', '?')})")
     return e
@@ -96,9 +96,9 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def check_before_work(recipe: Mapping[str, Any], search_dir: str | Path | None) -> None:
     """What can be checked without data or a model: plugins import, handler names exist,
     the metric is one the task computes, the backbone's weights file is there."""
-    import engines.handlers  # noqa: F401  (registers the built-in handlers)
+    from ignite_zoo.engines import handlers  # noqa: F401  (registers the built-in handlers)
 
-    from zoo.backbones.weights import check_weights
+    from ignite_zoo.zoo.backbones.weights import check_weights
 
     import_modules(recipe["imports"], search_dir)
     check_handlers(recipe["handlers"])

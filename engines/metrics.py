@@ -15,7 +15,7 @@ import torch
 from ignite.metrics import Accuracy, ConfusionMatrix, Metric, MetricsLambda, TopKCategoricalAccuracy
 from ignite.metrics.confusion_matrix import cmAccuracy
 
-from registry.errors import RecipeError
+from ignite_zoo.registry.errors import RecipeError
 
 
 def iou_from_confusion(cm: torch.Tensor) -> torch.Tensor:

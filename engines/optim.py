@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterable
 import torch
 from torch.optim import lr_scheduler as lrs
 
-from registry import OPTIMIZERS, SCHEDULERS
-from registry.errors import RecipeError
+from ignite_zoo.registry import OPTIMIZERS, SCHEDULERS
+from ignite_zoo.registry.errors import RecipeError
 
 #: what the run passes to every optimizer / scheduler builder; a recipe must not set these
 _OPTIMIZER_RUN_ARGS = ("params",)

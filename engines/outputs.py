@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from registry.errors import RunError
+from ignite_zoo.registry.errors import RunError
 
 _SHOWN = 3  # foreign entries named in the error
 MANIFEST = ".ignite-zoo-outputs"

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from ignite.metrics import MetricsLambda
 
-from engines.runtime import autocast
-from engines.step import StepConfig, to_device
-from registry.errors import DataError, RecipeError, UserError
+from ignite_zoo.engines.runtime import autocast
+from ignite_zoo.engines.step import StepConfig, to_device
+from ignite_zoo.registry.errors import DataError, RecipeError, UserError
 
 log = logging.getLogger("engines")
 
@@ -86,7 +86,7 @@ def preflight(recipe: Mapping[str, Any], run_model: torch.nn.Module, model: torc
               cfg: StepConfig) -> torch.nn.Module:
     """Check one batch of each split; returns the model to train with (``model`` itself
     when ``train.compile`` was asked for but the compiler fails on this machine)."""
-    from engines.build import num_classes_of
+    from ignite_zoo.engines.build import num_classes_of
 
     num_classes = num_classes_of(recipe, val[0])
     was_training = model.training

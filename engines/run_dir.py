@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from registry.errors import RecipeError, RunError
-from registry.recipe import dump_recipe, load_yaml, validate
+from ignite_zoo.registry.errors import RecipeError, RunError
+from ignite_zoo.registry.recipe import dump_recipe, load_yaml, validate
 
 RECIPE_FILE = "recipe.yaml"
 HISTORY_FILE = "history.csv"
@@ -107,7 +107,7 @@ class RunDir:
 
     @property
     def metric(self) -> Any:
-        from engines.metrics import metric_spec
+        from ignite_zoo.engines.metrics import metric_spec
 
         return metric_spec(self.recipe)
 

@@ -13,7 +13,7 @@ from typing import Any, ContextManager
 import torch
 from ignite.utils import manual_seed
 
-from registry.errors import RecipeError
+from ignite_zoo.registry.errors import RecipeError
 
 log = logging.getLogger("engines")
 

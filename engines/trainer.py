@@ -12,8 +12,8 @@ from typing import Any, Callable
 import torch
 from ignite.engine import DeterministicEngine, Engine
 
-from engines.runtime import autocast
-from engines.step import StepConfig, to_device
+from ignite_zoo.engines.runtime import autocast
+from ignite_zoo.engines.step import StepConfig, to_device
 
 __all__ = ["StepConfig", "create_trainer", "make_train_step", "to_device"]
 

@@ -21,9 +21,9 @@ import csv
 
 from ignite.engine import Engine
 
-from engines.events import RunContext, RunEvents
-from registry import HANDLERS
-from registry.errors import RecipeError
+from ignite_zoo.engines.events import RunContext, RunEvents
+from ignite_zoo.registry import HANDLERS
+from ignite_zoo.registry.errors import RecipeError
 
 FILE = "epoch_times.csv"
 COLUMNS = ("epoch", "train_seconds", "val_seconds", "lr")

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from registry import HEADS
+from ignite_zoo.registry import HEADS
 
 
 @HEADS.register("my_head")

@@ -1,8 +1,8 @@
 """Registries, recipes and plugin loading: the bottom layer, importing nothing of the project."""
-from registry.errors import CheckpointError, DataError, RecipeError, RunError, UsageError, UserError
-from registry.plugins import import_modules, load_entry_point_plugins
-from registry.recipe import load_recipe, validate
-from registry.registry import (
+from ignite_zoo.registry.errors import CheckpointError, DataError, RecipeError, RunError, UsageError, UserError
+from ignite_zoo.registry.plugins import import_modules, load_entry_point_plugins
+from ignite_zoo.registry.recipe import load_recipe, validate
+from ignite_zoo.registry.registry import (
     BACKBONES,
     DATASETS,
     HANDLERS,

@@ -10,7 +10,7 @@ import sys
 import traceback
 from typing import Callable, Iterator, Sequence
 
-from registry.errors import UserError
+from ignite_zoo.registry.errors import UserError
 
 EXIT_USER_ERROR = 2
 _USER_OS_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES}

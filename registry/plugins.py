@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Iterable
 
-from registry.errors import RecipeError, UserError
+from ignite_zoo.registry.errors import RecipeError, UserError
 
 ENTRY_POINT_GROUP = "ignite_zoo.plugins"
 _entry_points_loaded = False

@@ -12,7 +12,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 
-from registry.errors import RecipeError, UserError
+from ignite_zoo.registry.errors import RecipeError, UserError
 
 T = TypeVar("T")
 
@@ -86,7 +86,7 @@ class Registry:
         """
         if not isinstance(name, str):
             raise RecipeError(f"{self.name} name must be a string, got {type(name).__name__} {name!r}")
-        from registry import plugins
+        from ignite_zoo.registry import plugins
 
         for attempt in range(2):
             if name in self._items:

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
-from registry.cli import main_guard
+from ignite_zoo.registry.cli import main_guard
 from tests.helpers import DEMO, REPO, tool_module
 
 
@@ -49,8 +49,8 @@ import os
 import time
 from pathlib import Path
 
-from registry import LOSSES
-from zoo.losses import CrossEntropyLoss
+from ignite_zoo.registry import LOSSES
+from ignite_zoo.zoo.losses import CrossEntropyLoss
 
 
 @LOSSES.register("pausing_ce")

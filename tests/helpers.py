@@ -40,7 +40,7 @@ def tool_module(name: str):
 
 def call_tool(name: str, *argv, capsys) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of a tool's ``main`` through the CLI's error guard."""
-    from registry.cli import main_guard
+    from ignite_zoo.registry.cli import main_guard
 
     code = main_guard(tool_module(name).main, [str(a) for a in argv])
     out, err = capsys.readouterr()

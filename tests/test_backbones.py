@@ -7,9 +7,9 @@ import pytest
 import torch
 from torchvision.models import vgg as tv_vgg
 
-import zoo.backbones  # noqa: F401
-from registry.errors import CheckpointError, RecipeError
-from registry.registry import BACKBONES
+from ignite_zoo.zoo import backbones  # noqa: F401
+from ignite_zoo.registry.errors import CheckpointError, RecipeError
+from ignite_zoo.registry.registry import BACKBONES
 
 
 def tv_features(batch_norm: bool = False) -> torch.nn.Sequential:

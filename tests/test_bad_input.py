@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 import pytest
 
-from registry.cli import main_guard
+from ignite_zoo.registry.cli import main_guard
 from tests.helpers import DEMO, REPO, run_tool, tiny_seg, tool_module
-from zoo.data.masks import write_mask
+from ignite_zoo.zoo.data.masks import write_mask
 
 SAT = REPO / "recipes" / "seg_fcn32s_vgg16_sat.yaml"
 CLS = REPO / "recipes" / "cls_vgg16_dlcv.yaml"
@@ -70,8 +70,8 @@ def demo_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def demo_run(demo_dir) -> Path:
     """A finished tiny FCN32s run (7 classes) to resume from."""
-    from engines.launch import run_experiment
-    from registry.recipe import load_recipe
+    from ignite_zoo.engines.launch import run_experiment
+    from ignite_zoo.registry.recipe import load_recipe
 
     return run_experiment(load_recipe(DEMO, tiny_seg(demo_dir, *TINY_DEMO, f"out.dir={demo_dir / 'run'}")))
 
@@ -463,7 +463,7 @@ def test_a_broken_entry_point_plugin_is_named_when_its_name_is_asked_for(cli, de
     import importlib.metadata as metadata
     import sys
 
-    import registry.plugins as plugins
+    import ignite_zoo.registry.plugins as plugins
 
     monkeypatch.syspath_prepend(str(plugin_dir))
     ep = metadata.EntryPoint(name="broken_pkg", value="zoo_broken_syntax", group=plugins.ENTRY_POINT_GROUP)

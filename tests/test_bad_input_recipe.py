@@ -89,7 +89,7 @@ def test_a_value_of_the_wrong_type_for_a_component_is_one_line(tmp_path):
 
 
 def test_a_handler_switched_off_with_false():
-    from registry.recipe import load_recipe
+    from ignite_zoo.registry.recipe import load_recipe
     from tests.helpers import DEMO
 
     r = load_recipe(DEMO, ["handlers.tensorboard=false", "handlers.early_stopping=false", "handlers.checkpoint=true"])

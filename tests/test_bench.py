@@ -214,7 +214,7 @@ def test_both_scale_crops_make_the_same_crop_size_with_nearest_masks():
     import numpy as np
 
     from bench import data_pipeline
-    from zoo.data.transforms import build_transforms
+    from ignite_zoo.zoo.data.transforms import build_transforms
 
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)

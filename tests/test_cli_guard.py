@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from registry.cli import EXIT_USER_ERROR, main_guard
-from registry.errors import CheckpointError, DataError, RecipeError, RunError, UserError
+from ignite_zoo.registry.cli import EXIT_USER_ERROR, main_guard
+from ignite_zoo.registry.errors import CheckpointError, DataError, RecipeError, RunError, UserError
 
 
 def raising(exc):
@@ -81,7 +81,7 @@ def test_keyboard_interrupt(capsys):
 def test_disk_full_anywhere_is_a_one_line_error(capsys):
     import errno as _errno
 
-    from registry.cli import main_guard
+    from ignite_zoo.registry.cli import main_guard
 
     def main(argv):
         raise OSError(_errno.ENOSPC, "No space left on device", "runs/x/history.csv")
@@ -94,7 +94,7 @@ def test_disk_full_anywhere_is_a_one_line_error(capsys):
 def test_other_os_errors_are_not_hidden():
     import errno as _errno
 
-    from registry.cli import main_guard
+    from ignite_zoo.registry.cli import main_guard
 
     def main(argv):
         raise OSError(_errno.EIO, "I/O error")

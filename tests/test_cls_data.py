@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from registry.errors import DataError
-from registry.registry import DATASETS
-from zoo.data import build_dataset
-from zoo.data.cls import Digits
+from ignite_zoo.registry.errors import DataError
+from ignite_zoo.registry.registry import DATASETS
+from ignite_zoo.zoo.data import build_dataset
+from ignite_zoo.zoo.data.cls import Digits
 
 
 def write_png(path: Path, value: int, size: int = 32) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from registry.cli import main_guard
-from zoo.data import CLASSES, write_mask
+from ignite_zoo.registry.cli import main_guard
+from ignite_zoo.zoo.data import CLASSES, write_mask
 from tests.helpers import tool_module
 
 REPO = Path(__file__).resolve().parents[1]
@@ -214,7 +214,7 @@ def test_run_gives_the_dataset_and_its_miou_classes(tmp_path, capsys):
 
 
 def test_named_dataset_reads_its_own_file_names_classes_and_range(tmp_path, capsys):
-    from zoo.data import dataset_info
+    from ignite_zoo.zoo.data import dataset_info
 
     info = dataset_info({"type": "voc"})
     rng = np.random.default_rng(9)
@@ -238,7 +238,7 @@ def test_named_dataset_reads_its_own_file_names_classes_and_range(tmp_path, caps
 
 def test_an_exported_model_names_its_dataset_too(tmp_path, capsys):
     pytest.importorskip("onnxruntime")
-    from engines.inference.export import export_onnx
+    from ignite_zoo.engines.inference.export import export_onnx
     from tests.test_predict import SEG_TINY, make_run
 
     run = make_run(tmp_path / "run", overrides=(*SEG_TINY, "eval.miou_classes=[0,2]"))

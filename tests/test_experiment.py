@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engines.checkpoint import load_model, read_checkpoint
-from engines.run_dir import RunDir
-from engines.launch import run_experiment
-from registry.errors import RunError
-from registry.recipe import load_recipe
+from ignite_zoo.engines.checkpoint import load_model, read_checkpoint
+from ignite_zoo.engines.run_dir import RunDir
+from ignite_zoo.engines.launch import run_experiment
+from ignite_zoo.registry.errors import RunError
+from ignite_zoo.registry.recipe import load_recipe
 from tests.helpers import DEMO, tiny_seg
 
 
@@ -100,7 +100,7 @@ def test_imports_plugin_head_trains_one_step(tmp_path, monkeypatch):
     plugin.write_text(textwrap.dedent('''
         import torch.nn.functional as F
         from torch import nn
-        from registry import HEADS
+        from ignite_zoo.registry import HEADS
 
         @HEADS.register("plugin_tiny_head")
         class TinyHead(nn.Module):
@@ -204,8 +204,8 @@ def test_checkpoints_left_by_a_crash_are_pruned_to_keep_last(tmp_path):
     them on resume drops the oldest at once and hands the rest to the handler."""
     from ignite.handlers import Checkpoint, DiskSaver
 
-    from engines.handlers.checkpoint import adopt
-    from engines.run_dir import checkpoint_epoch
+    from ignite_zoo.engines.handlers.checkpoint import adopt
+    from ignite_zoo.engines.run_dir import checkpoint_epoch
 
     for e in (1, 2, 3, 4):
         (tmp_path / f"last_checkpoint_{e}.pt").write_bytes(b"x")
@@ -227,8 +227,8 @@ def test_resume_loads_an_unwrapped_checkpoint_into_a_ddp_model(tmp_path, monkeyp
     from ignite.engine import Engine
     from ignite.handlers import Checkpoint, DiskSaver
 
-    from engines.experiment import resume_from
-    from engines.launch import master_port
+    from ignite_zoo.engines.experiment import resume_from
+    from ignite_zoo.engines.launch import master_port
 
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
     monkeypatch.delenv("MASTER_PORT", raising=False)
@@ -257,12 +257,12 @@ def test_resume_loads_an_unwrapped_checkpoint_into_a_ddp_model(tmp_path, monkeyp
 def test_a_user_error_in_a_spawned_rank_comes_back_as_one_line():
     from torch.multiprocessing import ProcessRaisedException
 
-    from engines.launch import user_error_from_child
-    from registry.errors import CheckpointError
+    from ignite_zoo.engines.launch import user_error_from_child
+    from ignite_zoo.registry.errors import CheckpointError
 
     text = ("\n\n-- Process 1 terminated with the following error:\nTraceback (most recent call last):\n"
             '  File "x.py", line 1, in f\n    g()\n'
-            "registry.errors.CheckpointError: run/last.pt does not fit this model; missing keys: a\n")
+            "ignite_zoo.registry.errors.CheckpointError: run/last.pt does not fit this model; missing keys: a\n")
     err = user_error_from_child(ProcessRaisedException(text, 1, 1234))
     assert isinstance(err, CheckpointError)
     assert str(err) == "run/last.pt does not fit this model; missing keys: a (in training process 1)"

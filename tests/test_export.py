@@ -23,14 +23,14 @@ def export_tool(*argv, capsys) -> tuple[int, str, str]:
 def fcn8s(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export_seg")
     run = make_run(tmp / "run", overrides=(*SEG_TINY, "model.head.type=fcn8s", "train.amp=false"))
-    from engines.inference.export import export_onnx
+    from ignite_zoo.engines.inference.export import export_onnx
 
     result = export_onnx(run, tmp / "fcn8s.onnx")
     return run, result
 
 
 def _torch_logits(run, x: np.ndarray) -> np.ndarray:
-    from engines.checkpoint import load_model
+    from ignite_zoo.engines.checkpoint import load_model
 
     model, _ = load_model(run)
     with torch.inference_mode():
@@ -38,7 +38,7 @@ def _torch_logits(run, x: np.ndarray) -> np.ndarray:
 
 
 def test_fcn8s_exports_with_dynamic_sizes_and_matches_pytorch(fcn8s):
-    from engines.inference.export import OnnxModel
+    from ignite_zoo.engines.inference.export import OnnxModel
 
     run, result = fcn8s
     assert result.dynamic == ["batch", "height", "width"]
@@ -55,7 +55,7 @@ def test_fcn8s_exports_with_dynamic_sizes_and_matches_pytorch(fcn8s):
 def test_metadata_carries_normalisation_classes_palette_and_recipe(fcn8s):
     import yaml
 
-    from zoo.data import CLASSES, IMAGENET_MEAN, IMAGENET_STD, PALETTE
+    from ignite_zoo.zoo.data import CLASSES, IMAGENET_MEAN, IMAGENET_STD, PALETTE
 
     run, result = fcn8s
     props = {p.key: p.value for p in onnx.load(str(result.path)).metadata_props}
@@ -86,7 +86,7 @@ def test_predict_from_onnx_writes_the_runs_masks(fcn8s, tmp_path, capsys):
 
 
 def test_classifier_exports_and_runs_at_two_sizes(tmp_path, capsys):
-    from engines.inference.export import OnnxModel
+    from ignite_zoo.engines.inference.export import OnnxModel
 
     run = make_run(tmp_path / "cls", CLS, ("model.backbone.width=0.125", "model.head.hidden=16",
                                            "model.head.pool_size=1"))
@@ -105,8 +105,8 @@ def test_classifier_exports_and_runs_at_two_sizes(tmp_path, capsys):
 def test_a_model_onnx_cannot_run_at_every_size_is_exported_for_one(tmp_path, capsys):
     """Adaptive pooling to 7x7 is fixed to the example's map size by the exporter, silently;
     the export notices (a second size disagrees) and fixes the input size instead."""
-    from engines.inference.export import OnnxModel
-    from registry.errors import RunError
+    from ignite_zoo.engines.inference.export import OnnxModel
+    from ignite_zoo.registry.errors import RunError
 
     run = make_run(tmp_path / "cls7", CLS, ("model.backbone.width=0.125", "model.head.hidden=16"))
     code, out, err = export_tool(run, "--onnx", tmp_path / "cls7.onnx", capsys=capsys)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from engines.handlers.mlflow import INSTALL_HINT, MAX_VALUE, MLflow, flatten_params
-from registry.errors import RunError
-from registry.recipe import load_yaml
+from ignite_zoo.engines.handlers.mlflow import INSTALL_HINT, MAX_VALUE, MLflow, flatten_params
+from ignite_zoo.registry.errors import RunError
+from ignite_zoo.registry.recipe import load_yaml
 from tests.helpers import DEMO, REPO, run_tool, tiny_seg
 
 EXAMPLE = REPO / "examples" / "seg_my_handler_demo.yaml"
@@ -79,8 +79,8 @@ def test_misspelt_handler_fails_before_any_work_naming_close_names(tmp_path):
 
 
 def test_list_shows_every_built_in_handler():
-    import engines.handlers  # noqa: F401  (registers the built-in handlers)
-    from registry import HANDLERS
+    from ignite_zoo.engines import handlers  # noqa: F401  (registers the built-in handlers)
+    from ignite_zoo.registry import HANDLERS
 
     out = run_tool("run", "--list", timeout=120).stdout
     line = next(l for l in out.splitlines() if l.startswith("handlers ("))
@@ -89,9 +89,9 @@ def test_list_shows_every_built_in_handler():
 
 
 BOOM = '''
-from registry import HANDLERS
-from registry.errors import RunError
-from engines.events import RunEvents
+from ignite_zoo.registry import HANDLERS
+from ignite_zoo.registry.errors import RunError
+from ignite_zoo.engines.events import RunEvents
 
 @HANDLERS.register("{name}")
 class Boom:
@@ -193,7 +193,7 @@ def test_mlflow_marks_a_run_that_fails_as_failed(tmp_path):
 def test_mlflow_refused_store_is_a_one_line_run_error(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from engines.run_dir import RunDir
+    from ignite_zoo.engines.run_dir import RunDir
 
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
     ctx = SimpleNamespace(recipe={"out": {"root": str(tmp_path), "name": "x"}}, run_dir=RunDir(tmp_path / "run"))

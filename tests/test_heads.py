@@ -11,13 +11,13 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-import zoo.backbones  # noqa: F401
-import zoo.heads  # noqa: F401
-from registry.errors import RecipeError
-from registry.registry import BACKBONES, HEADS
-from zoo.heads.fcn import FCN8s, FCN32s, bilinear_upsample, fit
-from zoo.model import build_model
-from zoo.summary import summary_rows
+from ignite_zoo.zoo import backbones  # noqa: F401
+from ignite_zoo.zoo import heads  # noqa: F401
+from ignite_zoo.registry.errors import RecipeError
+from ignite_zoo.registry.registry import BACKBONES, HEADS
+from ignite_zoo.zoo.heads.fcn import FCN8s, FCN32s, bilinear_upsample, fit
+from ignite_zoo.zoo.model import build_model
+from ignite_zoo.zoo.summary import summary_rows
 
 SMALL = {"type": "vgg16", "width": 0.125}
 

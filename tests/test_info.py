@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from registry.errors import DataError, RecipeError
-from zoo.data import DatasetInfo, check_same_size, dataset_info, warn_if_mostly_unknown
-from zoo.data import masks as codec
-from zoo.data.info import unknown_fraction
-from zoo.data.sat import DlcvSat
+from ignite_zoo.registry.errors import DataError, RecipeError
+from ignite_zoo.zoo.data import DatasetInfo, check_same_size, dataset_info, warn_if_mostly_unknown
+from ignite_zoo.zoo.data import masks as codec
+from ignite_zoo.zoo.data.info import unknown_fraction
+from ignite_zoo.zoo.data.sat import DlcvSat
 
 
 def ids_4x6() -> np.ndarray:
@@ -53,7 +53,7 @@ def test_classification_classes_without_decoding_images(tmp_path: Path) -> None:
 
 
 def test_a_built_dataset_exposes_its_info(tmp_path: Path) -> None:
-    from zoo.data.synthetic import generate_landcover
+    from ignite_zoo.zoo.data.synthetic import generate_landcover
 
     generate_landcover(tmp_path, n=4, size=32)
     ds = DlcvSat(tmp_path, "train")

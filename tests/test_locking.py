@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from engines.launch import run_experiment
-from engines.run_dir import LOCK_FILE
-from registry.errors import CheckpointError
-from registry.recipe import load_recipe
+from ignite_zoo.engines.launch import run_experiment
+from ignite_zoo.engines.run_dir import LOCK_FILE
+from ignite_zoo.registry.errors import CheckpointError
+from ignite_zoo.registry.recipe import load_recipe
 from tests.cli_check import snapshot, start_paused_run, user_error
 from tests.helpers import DEMO, tiny_seg
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import zoo.losses  # noqa: F401
-from registry.errors import DataError, RecipeError
-from registry.registry import LOSSES
+from ignite_zoo.zoo import losses  # noqa: F401
+from ignite_zoo.registry.errors import DataError, RecipeError
+from ignite_zoo.registry.registry import LOSSES
 
 
 @pytest.fixture

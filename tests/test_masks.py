@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from registry.errors import DataError
-from zoo.data import masks as codec
-from zoo.data.sat import DlcvSat
+from ignite_zoo.registry.errors import DataError
+from ignite_zoo.zoo.data import masks as codec
+from ignite_zoo.zoo.data.sat import DlcvSat
 
 #: SOURCES.md's class histogram of the 257 real validation masks
 HISTOGRAM = {0: 6_026_117, 1: 41_454_783, 2: 5_085_855, 3: 5_858_956, 4: 2_181_373, 5: 6_762_985, 6: 932}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from engines.metrics import (
+from ignite_zoo.engines.metrics import (
     evaluate_mask_pairs,
     ids_as_scores,
     iou_from_confusion,

@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-import engines.optim  # noqa: F401  (registers)
-from registry import OPTIMIZERS, SCHEDULERS
-from registry.errors import RecipeError
+from ignite_zoo.engines import optim  # noqa: F401  (registers)
+from ignite_zoo.registry import OPTIMIZERS, SCHEDULERS
+from ignite_zoo.registry.errors import RecipeError
 
 
 def _opt(lr=0.1, params=None):
@@ -279,7 +279,7 @@ def test_seed_everything_draws_as_before(seed):
 
     import numpy as np
 
-    from engines.runtime import seed_everything
+    from ignite_zoo.engines.runtime import seed_everything
 
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -292,7 +292,7 @@ def test_seed_everything_draws_as_before(seed):
 
 
 def test_seed_everything_takes_seeds_numpy_refuses():
-    from engines.runtime import seed_everything
+    from ignite_zoo.engines.runtime import seed_everything
 
     seed_everything(2**40 + 5)
     a = _draws()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from engines.outputs import prepare_output_dir
-from registry.errors import RunError
+from ignite_zoo.engines.outputs import prepare_output_dir
+from ignite_zoo.registry.errors import RunError
 
 OWNED = ("report.md", "figures")
 

@@ -29,9 +29,9 @@ TINY = ["train.epochs=1", "train.max_iters_per_epoch=2", "train.device=cpu", "tr
 
 
 def checkout_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    """``python -m tools.cli ARGS`` from the checkout."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "tools.cli", *args], capture_output=True, text=True,
+    """``python tools/cli.py ARGS`` from the checkout (``ignite_zoo`` bound to it)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, str(REPO / "tools" / "cli.py"), *args], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=120)
 
 
@@ -48,13 +48,12 @@ def test_help_lists_every_tool_as_a_subcommand():
 
 
 def test_help_imports_no_torch():
-    code = ("import sys\nfrom tools.cli import main\nassert main(['--help']) == 0\n"
+    code = ("import sys\nfrom ignite_zoo.tools.cli import main\nassert main(['--help']) == 0\n"
             "try:\n    main(['run', '--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
             "else:\n    raise AssertionError('run --help did not exit')\n"
             "heavy = sorted(m for m in ('torch', 'ignite', 'cv2', 'albumentations') if m in sys.modules)\n"
             "print('heavy:', heavy)\n")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "heavy: []" in proc.stdout
 
@@ -139,13 +138,25 @@ def test_wheel_holds_tools_recipes_and_the_command(installed):
     wheel, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
     for tool in TOOLS:
-        assert f"tools/{tool.replace('-', '_')}.py" in names
-    assert {"tools/__init__.py", "tools/cli.py", "recipes/__init__.py"} <= names
-    assert {f"recipes/{r}.yaml" for r in SHIPPED} <= names
-    assert {f"recipes/_base_/{p.name}" for p in (REPO / "recipes" / "_base_").glob("*.yaml")} <= names
-    assert not any(n.startswith(("tests/", "bench/", "docs/", "examples/")) for n in names)
+        assert f"ignite_zoo/tools/{tool.replace('-', '_')}.py" in names
+    assert {"ignite_zoo/__init__.py", "ignite_zoo/tools/cli.py", "ignite_zoo/recipes/__init__.py"} <= names
+    assert {f"ignite_zoo/recipes/{r}.yaml" for r in SHIPPED} <= names
+    assert {f"ignite_zoo/recipes/_base_/{p.name}" for p in (REPO / "recipes" / "_base_").glob("*.yaml")} <= names
+    # one import name: nothing but ignite_zoo/ and its .dist-info at the top of the wheel
+    assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} == {"ignite_zoo"}
+    assert not any(n.startswith(("ignite_zoo/tests/", "ignite_zoo/bench/", "ignite_zoo/docs/",
+                                 "ignite_zoo/examples/")) for n in names)
     (ep,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
-    assert "ignite-zoo = tools.cli:main" in zipfile.ZipFile(wheel).read(ep).decode()
+    assert "ignite-zoo = ignite_zoo.tools.cli:main" in zipfile.ZipFile(wheel).read(ep).decode()
+
+
+def test_every_package_folder_is_listed_in_setup_cfg():
+    """A new subpackage folder left out of setup.cfg would be missing from the wheel."""
+    folders = {"ignite_zoo." + ".".join(p.parent.relative_to(REPO).parts)
+               for top in ("zoo", "engines", "registry", "tools", "recipes")
+               for p in (REPO / top).rglob("__init__.py")}
+    listed = set(_CFG.get("options", "packages").split())
+    assert folders | {"ignite_zoo"} == listed
 
 
 def test_installed_command_trains_the_demo_outside_any_checkout(installed, tmp_path):
@@ -159,14 +170,17 @@ def test_installed_command_trains_the_demo_outside_any_checkout(installed, tmp_p
         assert proc.returncode == 0, f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
         return proc
 
-    where = run(sys.executable, "-c", "import zoo, engines, registry, tools, tools.cli, tools.run, recipes\n"
-                "for m in (zoo, engines, registry, tools, tools.cli, tools.run, recipes): print(m.__file__)")
+    where = run(sys.executable, "-c", "from ignite_zoo import zoo, engines, registry, tools, recipes\n"
+                "from ignite_zoo.tools import cli, run\n"
+                "for m in (zoo, engines, registry, tools, cli, run, recipes): print(m.__file__)")
     for line in where.stdout.split():
         assert Path(line).resolve().is_relative_to(site.resolve()), line
+    # nothing but the package, its metadata and the command at the top of site-packages
+    assert {p.name for p in site.iterdir() if not p.name.endswith(".dist-info")} == {"ignite_zoo", "bin"}
 
     script = site / "bin" / "ignite-zoo"
     assert run(str(script), "--version").stdout.strip() == f"ignite-zoo {VERSION}"
-    assert run(sys.executable, "-m", "tools.cli", "--version").stdout.strip() == f"ignite-zoo {VERSION}"
+    assert run(sys.executable, "-m", "ignite_zoo.tools.cli", "--version").stdout.strip() == f"ignite-zoo {VERSION}"
     listed = [ln.split()[0] for ln in run(str(script), "run", "--list-recipes").stdout.splitlines()]
     assert listed == SHIPPED
 

@@ -8,13 +8,13 @@ import uuid
 
 import pytest
 
-import registry
-import registry.plugins as plugins
+from ignite_zoo import registry
+import ignite_zoo.registry.plugins as plugins
 
 # a plugin warning here means a test set things up wrong, except where a test expects one
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
-from registry import HEADS, REGISTRIES, RecipeError, Registry
-from registry.plugins import ENTRY_POINT_GROUP, import_modules, load_entry_point_plugins
+from ignite_zoo.registry import HEADS, REGISTRIES, RecipeError, Registry
+from ignite_zoo.registry.plugins import ENTRY_POINT_GROUP, import_modules, load_entry_point_plugins
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def write_module(folder, name: str, body: str):
 
 
 HEAD_MODULE = """
-    import registry
+    from ignite_zoo import registry
 
     @registry.HEADS.register("{head}")
     class PluginHead:
@@ -213,7 +213,7 @@ def test_a_real_installed_distribution(tmp_path, uid):
     reg = Registry(f"eptiny_{uid}")
     module = f"tinyplug_{uid}"
     write_module(tmp_path, module, f"""
-        from registry import REGISTRIES
+        from ignite_zoo.registry import REGISTRIES
         REGISTRIES["{reg.name}"].register("tiny")(lambda: "tiny")
     """)
     info = tmp_path / f"{module}-0.1.dist-info"

@@ -20,9 +20,9 @@ SEG_TINY = ["model.backbone.type=vgg16", "model.backbone.width=0.125", "model.he
 def make_run(folder: Path, recipe_path: Path = DEMO, overrides: tuple[str, ...] = (), seed: int = 0) -> Path:
     """A run directory holding one checkpoint of a randomly initialised model (no training):
     weights perturbed so that every path of the network, skips included, moves the logits."""
-    from engines.checkpoint import RecipeState
-    from registry.recipe import load_recipe
-    from zoo import build_model
+    from ignite_zoo.engines.checkpoint import RecipeState
+    from ignite_zoo.registry.recipe import load_recipe
+    from ignite_zoo.zoo import build_model
 
     recipe = load_recipe(recipe_path, [*overrides, f"out.dir={folder}"])
     torch.manual_seed(seed)
@@ -46,7 +46,7 @@ def write_images(folder: Path, sizes=((32, 32), (32, 32), (40, 48))) -> Path:
 
 
 def read_ids(folder: Path) -> dict[str, np.ndarray]:
-    from zoo.data import read_mask
+    from ignite_zoo.zoo.data import read_mask
 
     return {p.name: read_mask(p) for p in sorted(folder.glob("*_mask.png"))}
 
@@ -68,10 +68,10 @@ def images(tmp_path_factory) -> Path:
 def test_bf16_weights_give_the_autocast_logits():
     """Weights held in bf16 compute what autocast computes, exactly; a model with batch norm
     keeps autocast, whose fp32 norm parameters bf16 ones would not reproduce."""
-    from engines.evaluator import predict_logits
-    from engines.inference.loading import make_step_fn, use_bf16_weights, weights_dtype
-    from engines.trainer import StepConfig
-    from zoo import build_model
+    from ignite_zoo.engines.evaluator import predict_logits
+    from ignite_zoo.engines.inference.loading import make_step_fn, use_bf16_weights, weights_dtype
+    from ignite_zoo.engines.trainer import StepConfig
+    from ignite_zoo.zoo import build_model
 
     cpu = torch.device("cpu")
     fp32 = StepConfig(device=cpu, amp_dtype=None, channels_last=False, non_blocking=False)

@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 import pytest
 
-from engines.launch import run_experiment
-from registry.recipe import load_recipe
+from ignite_zoo.engines.launch import run_experiment
+from ignite_zoo.registry.recipe import load_recipe
 from tests.cli_check import no_run_left, user_error
 from tests.helpers import DEMO, REPO, run_tool, tiny_seg
-from zoo.data.masks import write_mask
+from ignite_zoo.zoo.data.masks import write_mask
 
 FAST = ["train.epochs=1", "train.max_iters_per_epoch=1", "handlers.tensorboard.enabled=false",
         "handlers.mask_snapshots.epochs=[]", "train.threads=1"]
@@ -27,7 +27,7 @@ SAT = REPO / "recipes" / "seg_fcn32s_vgg16_sat.yaml"
 
 BAD_HEADS = '''
 from torch import nn
-from registry import HEADS
+from ignite_zoo.registry import HEADS
 
 
 @HEADS.register("coarse_head")

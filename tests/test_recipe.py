@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from registry.errors import RecipeError, UserError
-from registry.recipe import (
+from ignite_zoo.registry.errors import RecipeError, UserError
+from ignite_zoo.registry.recipe import (
     SCHEMA,
     Key,
     apply_overrides,
@@ -502,7 +502,7 @@ def test_dump_recipe_round_trips(tmp_path):
 
 
 def test_replace_marker_in_an_override_is_harmless():
-    from registry.recipe import apply_overrides
+    from ignite_zoo.registry.recipe import apply_overrides
 
     out = apply_overrides({"optim": {"type": "sgd", "momentum": 0.9}}, ["optim={_replace_: true, type: adam, lr: 0.001}"])
     assert out["optim"] == {"type": "adam", "lr": 0.001}
@@ -551,7 +551,7 @@ def test_write_yaml_is_atomic_and_leaves_no_temp_file(tmp_path, monkeypatch):
     def fail(*args):
         raise Boom
 
-    monkeypatch.setattr("registry.recipe.yaml_io.os.replace", fail)
+    monkeypatch.setattr("ignite_zoo.registry.recipe.yaml_io.os.replace", fail)
     with pytest.raises(Boom):
         write_yaml({"a": "new"}, path)
     assert load_yaml_text(path.read_text()) == {"a": "0097"}  # the old file, whole
@@ -678,7 +678,7 @@ def test_overrides_and_files_get_home_expanded(tmp_path, monkeypatch):
 
 
 def test_paths_expand_for_tools(tmp_path, monkeypatch):
-    from registry.paths import expand
+    from ignite_zoo.registry.paths import expand
 
     monkeypatch.setenv("HOME", str(tmp_path))
     assert expand("~/preds") == tmp_path / "preds"

@@ -5,9 +5,9 @@ import uuid
 
 import pytest
 
-import registry.plugins
-from registry import REGISTRIES, RecipeError, UserError
-from registry.registry import (
+from ignite_zoo.registry import plugins
+from ignite_zoo.registry import REGISTRIES, RecipeError, UserError
+from ignite_zoo.registry.registry import (
     BACKBONES,
     DATASETS,
     HEADS,
@@ -22,7 +22,7 @@ from registry.registry import (
 @pytest.fixture(autouse=True)
 def no_entry_points(monkeypatch):
     """Unknown names must not scan installed plugins here: that is tested in test_plugins."""
-    monkeypatch.setattr(registry.plugins, "_entry_points_loaded", True)
+    monkeypatch.setattr(plugins, "_entry_points_loaded", True)
 
 
 @pytest.fixture
@@ -323,7 +323,7 @@ def test_non_mapping_and_non_string_type(heads):
 
 def test_recipe_and_usage_errors_are_plain_user_errors():
     """Not KeyErrors: an ``except KeyError`` must not swallow them, and str() must not quote."""
-    from registry.errors import UsageError
+    from ignite_zoo.registry.errors import UsageError
 
     for cls in (RecipeError, UsageError):
         e = cls("model.head: bad 'x'")

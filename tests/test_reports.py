@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import yaml
 
-from engines import reports as R
-from engines.metrics import MetricSpec, metric_spec
-from registry.errors import RecipeError, RunError
+from ignite_zoo.engines import reports as R
+from ignite_zoo.engines.metrics import MetricSpec, metric_spec
+from ignite_zoo.registry.errors import RecipeError, RunError
 
 SEG_CLASSES = ["Urban", "Agriculture", "Rangeland", "Forest", "Water", "Barren", "Unknown"]
 

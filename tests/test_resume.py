@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from engines.checkpoint import read_checkpoint
+from ignite_zoo.engines.checkpoint import read_checkpoint
 from tests.helpers import DEMO, run_tool, tiny_seg
 
 pytestmark = pytest.mark.slow
@@ -28,9 +28,9 @@ KILLER = textwrap.dedent('''
 
     import torch
 
-    import engines.evaluator as evaluator
-    from registry import LOSSES
-    from zoo.losses import CrossEntropyLoss as cross_entropy
+    import ignite_zoo.engines.evaluator as evaluator
+    from ignite_zoo.registry import LOSSES
+    from ignite_zoo.zoo.losses import CrossEntropyLoss as cross_entropy
 
     WHERE, _, COUNT = os.environ.get("ZOO_KILL", ":").partition(":")
     COUNT = int(COUNT or 0)
@@ -134,8 +134,8 @@ CHECK = ["train.max_iters_per_epoch=1", "handlers.mask_snapshots.epochs=[]", "tr
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> tuple[Path, list[str]]:
     """A finished 2-epoch run (tensorboard events, history, checkpoints) and its overrides."""
-    from engines.launch import run_experiment
-    from registry.recipe import load_recipe
+    from ignite_zoo.engines.launch import run_experiment
+    from ignite_zoo.registry.recipe import load_recipe
 
     tmp = tmp_path_factory.mktemp("resume_checks")
     args = tiny_seg(tmp, *CHECK, "train.epochs=2", f"out.dir={tmp / 'run'}")
@@ -197,7 +197,7 @@ def test_resume_of_a_finished_run_with_equal_epochs_says_so_and_changes_nothing(
     import logging
     import shutil
 
-    from registry.cli import main_guard
+    from ignite_zoo.registry.cli import main_guard
     from tests.cli_check import load_tool, snapshot
 
     run = Path(shutil.copytree(finished[0], tmp_path / "run"))

@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 import torch
 
-import engines.experiment as experiment
-import engines.run_dir as run_dir_module
-from engines.checkpoint import load_model, read_checkpoint
-from engines.launch import run_experiment
-from engines.run_dir import prepare_run_dir
-from registry.errors import CheckpointError, RunError
-from registry.recipe import load_recipe
+import ignite_zoo.engines.experiment as experiment
+import ignite_zoo.engines.run_dir as run_dir_module
+from ignite_zoo.engines.checkpoint import load_model, read_checkpoint
+from ignite_zoo.engines.launch import run_experiment
+from ignite_zoo.engines.run_dir import prepare_run_dir
+from ignite_zoo.registry.errors import CheckpointError, RunError
+from ignite_zoo.registry.recipe import load_recipe
 from tests.cli_check import start_paused_run, user_error
 from tests.helpers import DEMO, tiny_seg
 
@@ -67,8 +67,8 @@ validation's, do not count)."""
 import ignite.distributed as idist
 import torch
 
-from registry import LOSSES
-from zoo.losses import CrossEntropyLoss
+from ignite_zoo.registry import LOSSES
+from ignite_zoo.zoo.losses import CrossEntropyLoss
 
 
 @LOSSES.register("{name}")

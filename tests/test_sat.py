@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from registry.errors import DataError, RecipeError
-from registry.registry import DATASETS
-from zoo.data import build_dataset
-from zoo.data.masks import PALETTE, encode_mask, write_mask
-from zoo.data.sat import DlcvSat
+from ignite_zoo.registry.errors import DataError, RecipeError
+from ignite_zoo.registry.registry import DATASETS
+from ignite_zoo.zoo.data import build_dataset
+from ignite_zoo.zoo.data.masks import PALETTE, encode_mask, write_mask
+from ignite_zoo.zoo.data.sat import DlcvSat
 
 
 def make_pair(folder: Path, id_: str, size: tuple[int, int] = (24, 32), mask_size: tuple[int, int] | None = None,

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from engines.inference.predict import SlideSettings, predict_logits_auto
-from engines.inference.sliding_window import sliding_window_logits, window_starts, window_weights
-from registry.errors import RecipeError
+from ignite_zoo.engines.inference.predict import SlideSettings, predict_logits_auto
+from ignite_zoo.engines.inference.sliding_window import sliding_window_logits, window_starts, window_weights
+from ignite_zoo.registry.errors import RecipeError
 
 
 def conv_model(kernel: int = 3, k: int = 5) -> nn.Module:
@@ -17,7 +17,7 @@ def conv_model(kernel: int = 3, k: int = 5) -> nn.Module:
 
 
 def tiny_fcn8s() -> nn.Module:
-    from zoo import build_model
+    from ignite_zoo.zoo import build_model
 
     torch.manual_seed(0)
     model = build_model({"backbone": {"type": "vgg16", "width": 0.125},
@@ -124,8 +124,8 @@ def test_result_does_not_depend_on_the_window_batch_and_inputs_stay_tile_sized()
 
 
 def test_predict_logits_auto_whole_and_slide():
-    from engines.runtime import resolve_amp
-    from engines.trainer import StepConfig
+    from ignite_zoo.engines.runtime import resolve_amp
+    from ignite_zoo.engines.trainer import StepConfig
 
     model = tiny_fcn8s()
     cfg = StepConfig(device=torch.device("cpu"), amp_dtype=resolve_amp(False, torch.device("cpu")),

@@ -9,10 +9,10 @@ import torch
 import torchvision
 from torch import nn
 
-from registry.cli import main_guard
-from registry.errors import RecipeError, UsageError
-from zoo.model import build_model
-from zoo.summary import summarize, summary_rows
+from ignite_zoo.registry.cli import main_guard
+from ignite_zoo.registry.errors import RecipeError, UsageError
+from ignite_zoo.zoo.model import build_model
+from ignite_zoo.zoo.summary import summarize, summary_rows
 from tests.helpers import tool_module
 
 DASH, EQ = "-" * 64, "=" * 64

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from registry.errors import DataError, RecipeError
-from zoo.data import build_dataset
-from zoo.data import synthetic
-from zoo.data.masks import PALETTE, read_mask
-from zoo.data.sat import DlcvSat
-from zoo.data.synthetic import SyntheticLandcover, ensure_landcover, generate_landcover, validation_ids
+from ignite_zoo.registry.errors import DataError, RecipeError
+from ignite_zoo.zoo.data import build_dataset
+from ignite_zoo.zoo.data import synthetic
+from ignite_zoo.zoo.data.masks import PALETTE, read_mask
+from ignite_zoo.zoo.data.sat import DlcvSat
+from ignite_zoo.zoo.data.synthetic import SyntheticLandcover, ensure_landcover, generate_landcover, validation_ids
 from tests.helpers import tool_module
 
 REPO = Path(__file__).resolve().parents[1]

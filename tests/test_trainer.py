@@ -6,7 +6,7 @@ import copy
 import pytest
 import torch
 
-from engines.trainer import StepConfig, create_trainer
+from ignite_zoo.engines.trainer import StepConfig, create_trainer
 
 
 def _batches(n: int, size: int = 2, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from registry.errors import DataError, RecipeError
-from zoo.data.masks import decode_mask, encode_mask
-from zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, apply_pipeline, build_transforms, seed_worker
+from ignite_zoo.registry.errors import DataError, RecipeError
+from ignite_zoo.zoo.data.masks import decode_mask, encode_mask
+from ignite_zoo.zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, apply_pipeline, build_transforms, seed_worker
 
 MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
 STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
@@ -68,7 +68,7 @@ def test_mask_fill_reaches_albumentations_transforms_but_not_an_explicit_fill_ma
 
 
 def test_land_cover_recipes_pad_with_unknown_and_foreign_ignore_pads_with_ignore() -> None:
-    from zoo.data import dataset_info
+    from ignite_zoo.zoo.data import dataset_info
 
     assert dataset_info({"type": "dlcv_sat", "args": {"ignore_index": 255}}).mask_fill == 6
     assert dataset_info({"type": "dlcv_sat", "args": {"foreign": "ignore", "ignore_index": 250}}).mask_fill == 250

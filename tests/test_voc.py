@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from registry.errors import DataError, RecipeError
-from registry.registry import DATASETS
+from ignite_zoo.registry.errors import DataError, RecipeError
+from ignite_zoo.registry.registry import DATASETS
 from tests.helpers import run_tool
-from zoo.data import build_dataset, dataset_info, make_voc_like
-from zoo.data.voc import VOC_CLASSES, Voc, voc_colormap
+from ignite_zoo.zoo.data import build_dataset, dataset_info, make_voc_like
+from ignite_zoo.zoo.data.voc import VOC_CLASSES, Voc, voc_colormap
 
 FOUR = ["background", "rect", "disc", "triangle"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from registry.errors import CheckpointError
+from ignite_zoo.registry.errors import CheckpointError
 from tests.helpers import REPO, run_tool
-from zoo.backbones.weights import TORCHVISION_FILES, read_state_file, resolve_weights
+from ignite_zoo.zoo.backbones.weights import TORCHVISION_FILES, read_state_file, resolve_weights
 
 
 def test_imagenet_resolves_torchvision_files_in_the_hub_cache(tmp_path, monkeypatch):

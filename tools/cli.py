@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-if not __package__:  # run as a script from a checkout: the packages are beside tools/
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # a script in a checkout: ``ignite_zoo`` names this checkout
+    import _checkout  # noqa: F401
 
-from registry.cli import EXIT_USER_ERROR, command_name, main_guard  # noqa: E402  (light: no torch)
+from ignite_zoo.registry.cli import EXIT_USER_ERROR, command_name, main_guard  # noqa: E402  (light: no torch)
 
 DIST_NAME = "ignite-zoo"
 _HERE = Path(__file__).resolve().parent
@@ -39,7 +39,7 @@ def subcommands(folder: Path = _HERE) -> dict[str, tuple[str, str]]:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         if any(isinstance(n, ast.FunctionDef) and n.name == "main" for n in tree.body):
-            found[path.stem.replace("_", "-")] = (f"{__package__ or 'tools'}.{path.stem}",
+            found[path.stem.replace("_", "-")] = (f"ignite_zoo.tools.{path.stem}",
                                                   _summary(ast.get_docstring(tree)))
     return found
 

@@ -30,11 +30,11 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-if not __package__:  # run as a script from a checkout: the packages are beside tools/
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # a script in a checkout: ``ignite_zoo`` names this checkout
+    import _checkout  # noqa: F401
 
-from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
-from registry.errors import UsageError  # noqa: E402
+from ignite_zoo.registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
+from ignite_zoo.registry.errors import UsageError  # noqa: E402
 
 
 def parse_classes(text: str, num_classes: int, example: Sequence[int]) -> list[int]:
@@ -91,8 +91,8 @@ def main(argv: Sequence[str]) -> int:
     import math
     import warnings
 
-    from engines.inference import evaluate_folders, mask_dataset
-    from zoo.data import ForeignColourWarning
+    from ignite_zoo.engines.inference import evaluate_folders, mask_dataset
+    from ignite_zoo.zoo.data import ForeignColourWarning
 
     data = mask_dataset(args.run, args.dataset, {"strict": True} if args.strict else None)
     info = data.info

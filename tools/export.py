@@ -22,9 +22,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # a script in a checkout: ``ignite_zoo`` names this checkout
+    import _checkout  # noqa: F401
 
-from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
+from ignite_zoo.registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -41,7 +42,7 @@ def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     import warnings
 
-    from engines.inference.export import export_onnx
+    from ignite_zoo.engines.inference.export import export_onnx
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)

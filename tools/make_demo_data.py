@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-if not __package__:  # run as a script from a checkout: the packages are beside tools/
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # a script in a checkout: ``ignite_zoo`` names this checkout
+    import _checkout  # noqa: F401
 
-from registry.cli import main_guard  # noqa: E402
+from ignite_zoo.registry.cli import main_guard  # noqa: E402
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -41,7 +41,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     if args.layout == "voc":
-        from zoo.data.synthetic_voc import make_voc_like
+        from ignite_zoo.zoo.data.synthetic_voc import make_voc_like
 
         n_val = max(1, round(args.n * args.val_fraction))
         make_voc_like(args.out, n_train=args.n - n_val, n_val=n_val, size=args.size, classes=args.classes,
@@ -51,7 +51,7 @@ def main(argv: Sequence[str]) -> int:
         return 0
     from tqdm import tqdm
 
-    from zoo.data.synthetic import ensure_landcover, validation_ids
+    from ignite_zoo.zoo.data.synthetic import ensure_landcover, validation_ids
 
     with tqdm(total=args.n, unit="tile", desc="generating", disable=None) as bar:
         made = ensure_landcover(args.out, n=args.n, size=args.size, seed=args.seed,

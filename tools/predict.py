@@ -27,11 +27,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-if not __package__:  # run as a script from a checkout: the packages are beside tools/
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # a script in a checkout: ``ignite_zoo`` names this checkout
+    import _checkout  # noqa: F401
 
-from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
-from registry.errors import UsageError  # noqa: E402
+from ignite_zoo.registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
+from ignite_zoo.registry.errors import UsageError  # noqa: E402
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -76,8 +76,8 @@ def main(argv: Sequence[str]) -> int:
     if args.tile is not None and args.overlap is not None and args.overlap >= args.tile:
         raise UsageError(f"--overlap {args.overlap}: expected less than --tile ({args.tile})")
 
-    from engines.inference import SlideSettings, load_predictor, predict_folder
-    from engines.inference.predict import check_input_folder
+    from ignite_zoo.engines.inference import SlideSettings, load_predictor, predict_folder
+    from ignite_zoo.engines.inference.predict import check_input_folder
 
     check_input_folder(args.checkpoint, args.input_dir)  # a run's wrong or empty folder fails before its model loads
     predictor = load_predictor(args.checkpoint, args.device, last=args.last, tta=args.tta)

@@ -25,10 +25,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-if not __package__:  # run as a script from a checkout: the packages are beside tools/
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # a script in a checkout: ``ignite_zoo`` names this checkout
+    import _checkout  # noqa: F401
 
-from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
+from ignite_zoo.registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -46,7 +46,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
-    from engines.reports import write_report
+    from ignite_zoo.engines.reports import write_report
 
     md_path, html_path = write_report(args.runs, args.out, args.labels, args.metric, args.title,
                                       architecture=not args.no_architecture, overwrite=args.overwrite)

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-if not __package__:  # run as a script from a checkout: the packages are beside tools/
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # a script in a checkout: ``ignite_zoo`` names this checkout
+    import _checkout  # noqa: F401
 
-from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
+from ignite_zoo.registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,10 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def list_registries() -> None:
-    import zoo  # noqa: F401  (fills the registries)
-    from engines import handlers, optim  # noqa: F401
-    from registry import REGISTRIES
-    from registry.plugins import load_entry_point_plugins
+    from ignite_zoo import zoo  # noqa: F401  (fills the registries)
+    from ignite_zoo.engines import handlers, optim  # noqa: F401
+    from ignite_zoo.registry import REGISTRIES
+    from ignite_zoo.registry.plugins import load_entry_point_plugins
 
     load_entry_point_plugins()
     for name, reg in REGISTRIES.items():
@@ -50,7 +50,7 @@ def main(argv: Sequence[str]) -> int:
         list_registries()
         return 0
     if args.list_recipes:
-        from registry.recipe.shipped import recipe_descriptions
+        from ignite_zoo.registry.recipe.shipped import recipe_descriptions
 
         recipes = recipe_descriptions()
         width = max((len(r) for r in recipes), default=0) + 2
@@ -67,16 +67,16 @@ def main(argv: Sequence[str]) -> int:
     # the engine logs the exception that ends a run, twice, a DataLoader worker's traceback
     # included; main_guard prints a user error in one line and Python the traceback of others
     logging.getLogger("ignite.engine.engine").setLevel(logging.CRITICAL)
-    from registry.recipe import load_recipe
+    from ignite_zoo.registry.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
     if args.print_recipe:
-        from registry.recipe import dump_yaml
+        from ignite_zoo.registry.recipe import dump_yaml
 
         print(dump_yaml(recipe), end="")
         return 0
-    from engines.launch import run_experiment
-    from registry.recipe import resolve_recipe_path
+    from ignite_zoo.engines.launch import run_experiment
+    from ignite_zoo.registry.recipe import resolve_recipe_path
 
     run_dir = run_experiment(recipe, search_dir=resolve_recipe_path(args.recipe).resolve().parent)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, every rank returns here

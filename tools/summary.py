@@ -19,11 +19,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-if not __package__:  # run as a script from a checkout: the packages are beside tools/
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # a script in a checkout: ``ignite_zoo`` names this checkout
+    import _checkout  # noqa: F401
 
-from registry.cli import main_guard  # noqa: E402  (light: no torch)
-from registry.errors import UsageError  # noqa: E402
+from ignite_zoo.registry.cli import main_guard  # noqa: E402  (light: no torch)
+from ignite_zoo.registry.errors import UsageError  # noqa: E402
 
 
 def parse_input(text: str) -> tuple[int, ...]:
@@ -60,7 +60,7 @@ def main(argv: Sequence[str]) -> int:
     if args.batch_size == 0 or args.batch_size < -1:
         raise UsageError(f"--batch-size {args.batch_size}: expected a positive integer or -1")
 
-    from engines.reports import summary_model, summary_text
+    from ignite_zoo.engines.reports import summary_model, summary_text
 
     model, default_size = summary_model(args.model, args.overrides, args.num_classes)
     size = size or default_size

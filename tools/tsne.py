@@ -26,11 +26,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-if not __package__:  # run as a script from a checkout: the packages are beside tools/
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # a script in a checkout: ``ignite_zoo`` names this checkout
+    import _checkout  # noqa: F401
 
-from registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
-from registry.errors import UsageError  # noqa: E402
+from ignite_zoo.registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
+from ignite_zoo.registry.errors import UsageError  # noqa: E402
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -80,12 +80,12 @@ def main(argv: Sequence[str]) -> int:
     import numpy as np
     import torch
 
-    from engines.inference import extract_features, load_trained, val_batch_size
-    from engines.reports import plot_confusion, plot_tsne
-    from engines.reports.figures import confusion_counts
-    from registry.errors import RunError
-    from registry.recipe import apply_overrides, load_recipe
-    from zoo.data import build_dataset
+    from ignite_zoo.engines.inference import extract_features, load_trained, val_batch_size
+    from ignite_zoo.engines.reports import plot_confusion, plot_tsne
+    from ignite_zoo.engines.reports.figures import confusion_counts
+    from ignite_zoo.registry.errors import RunError
+    from ignite_zoo.registry.recipe import apply_overrides, load_recipe
+    from ignite_zoo.zoo.data import build_dataset
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -145,8 +145,8 @@ def main(argv: Sequence[str]) -> int:
     print(f"wrote {out / 'tsne.png'}, {out / 'confusion_matrix.png'}, {out / 'tsne.npz'}")
     owner = run_dir or (ckpt.parent.parent if ckpt.parent.name == "checkpoints" else None)
     if not args.no_tensorboard and owner is not None and (owner / "recipe.yaml").is_file():
-        from engines.inference.projector import write_projector
-        from engines.run_dir import RunDir, checkpoint_epoch
+        from ignite_zoo.engines.inference.projector import write_projector
+        from ignite_zoo.engines.run_dir import RunDir, checkpoint_epoch
 
         figures = {"tsne/confusion_matrix": out / "confusion_matrix.png", "tsne/tsne": out / "tsne.png"}
         tb = write_projector(RunDir(owner).tb_dir, feats.features, feats.labels, feats.predictions, class_names, ids,

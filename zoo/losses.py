@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from registry.errors import DataError, RecipeError
-from registry.registry import LOSSES
+from ignite_zoo.registry.errors import DataError, RecipeError
+from ignite_zoo.registry.registry import LOSSES
 
 
 def _flatten(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,10 +5,10 @@ from typing import Any, Mapping
 
 from torch import nn
 
-import zoo.backbones  # noqa: F401  (fills BACKBONES)
-import zoo.heads  # noqa: F401  (fills HEADS)
-from registry.errors import RecipeError
-from registry.registry import BACKBONES, HEADS
+from ignite_zoo.zoo import backbones  # noqa: F401  (fills BACKBONES)
+from ignite_zoo.zoo import heads  # noqa: F401  (fills HEADS)
+from ignite_zoo.registry.errors import RecipeError
+from ignite_zoo.registry.registry import BACKBONES, HEADS
 
 
 def build_model(model_cfg: Mapping[str, Any], **head_extra: Any) -> nn.Module:

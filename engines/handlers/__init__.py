@@ -5,7 +5,7 @@ handler is a class registered the same way in a module named in the recipe's ``i
 A handler has ``attach(run: engines.events.RunContext)`` and reads only the state that
 ``engines.events`` documents. ``rank_zero_only = False`` lets it run on every process.
 """
-from engines.handlers import (  # noqa: F401  (registers)
+from ignite_zoo.engines.handlers import (  # noqa: F401  (registers)
     checkpoint,
     console,
     early_stopping,
@@ -16,7 +16,7 @@ from engines.handlers import (  # noqa: F401  (registers)
     progress,
     tensorboard,
 )
-from engines.handlers.mask_snapshots import resolve_epochs
-from engines.handlers.wiring import attach_handlers, check_handlers, close_handlers
+from ignite_zoo.engines.handlers.mask_snapshots import resolve_epochs
+from ignite_zoo.engines.handlers.wiring import attach_handlers, check_handlers, close_handlers
 
 __all__ = ["attach_handlers", "check_handlers", "close_handlers", "resolve_epochs"]

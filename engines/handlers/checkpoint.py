@@ -9,10 +9,10 @@ from typing import Any
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint
 
-from engines.checkpoint import SafeDiskSaver
-from engines.events import RunContext, RunEvents
-from engines.run_dir import BEST_PREFIX, LAST_PREFIX, checkpoint_epoch, checkpoint_score
-from registry import HANDLERS
+from ignite_zoo.engines.checkpoint import SafeDiskSaver
+from ignite_zoo.engines.events import RunContext, RunEvents
+from ignite_zoo.engines.run_dir import BEST_PREFIX, LAST_PREFIX, checkpoint_epoch, checkpoint_score
+from ignite_zoo.registry import HANDLERS
 
 log = logging.getLogger("engines")
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from ignite.engine import Engine, Events
 
-from engines.events import RunContext, RunEvents
-from registry import HANDLERS
+from ignite_zoo.engines.events import RunContext, RunEvents
+from ignite_zoo.registry import HANDLERS
 
 
 def _fmt(value: Any) -> str:

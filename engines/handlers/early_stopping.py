@@ -4,8 +4,8 @@ from __future__ import annotations
 from ignite.engine import Engine
 from ignite.handlers import EarlyStopping as IgniteEarlyStopping
 
-from engines.events import RunContext, RunEvents
-from registry import HANDLERS
+from ignite_zoo.engines.events import RunContext, RunEvents
+from ignite_zoo.registry import HANDLERS
 
 
 @HANDLERS.register("early_stopping")

@@ -5,8 +5,8 @@ from typing import Any
 
 from ignite.engine import Engine, Events
 
-from engines.events import RunContext, RunEvents
-from registry import HANDLERS
+from ignite_zoo.engines.events import RunContext, RunEvents
+from ignite_zoo.registry import HANDLERS
 
 
 @HANDLERS.register("history")

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
-from engines.evaluator import predict_logits
-from engines.events import RunContext, RunEvents
-from engines.metrics import confusion_from_ids, miou_from_confusion
-from registry import HANDLERS
-from registry.errors import RecipeError
+from ignite_zoo.engines.evaluator import predict_logits
+from ignite_zoo.engines.events import RunContext, RunEvents
+from ignite_zoo.engines.metrics import confusion_from_ids, miou_from_confusion
+from ignite_zoo.registry import HANDLERS
+from ignite_zoo.registry.errors import RecipeError
 
 log = logging.getLogger("engines")
 SCORES_FILE = "scores.json"
@@ -146,7 +146,7 @@ def draw_mask_grid(rows: list[list[tuple[np.ndarray | None, str]]], info: Any, p
     """Rows of (image, title) cells, with a legend of the dataset's class colours."""
     from matplotlib.patches import Patch
 
-    from engines.reports.figures import pyplot, save_figure
+    from ignite_zoo.engines.reports.figures import pyplot, save_figure
 
     plt = pyplot()
 

@@ -24,10 +24,10 @@ from typing import Any, Mapping
 
 from ignite.engine import Engine
 
-from engines.events import RunContext, RunEvents
-from engines.run_dir import RECIPE_FILE
-from registry import HANDLERS
-from registry.errors import RunError
+from ignite_zoo.engines.events import RunContext, RunEvents
+from ignite_zoo.engines.run_dir import RECIPE_FILE
+from ignite_zoo.registry import HANDLERS
+from ignite_zoo.registry.errors import RunError
 
 log = logging.getLogger("engines")
 STORE_FILE = "mlflow.db"

@@ -5,9 +5,9 @@ import math
 
 from ignite.engine import Engine, Events
 
-from engines.events import RunContext
-from registry import HANDLERS
-from registry.errors import RunError
+from ignite_zoo.engines.events import RunContext
+from ignite_zoo.registry import HANDLERS
+from ignite_zoo.registry.errors import RunError
 
 
 @HANDLERS.register("nan_guard")

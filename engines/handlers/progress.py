@@ -7,8 +7,8 @@ from typing import Any
 
 from ignite.engine import Engine, Events
 
-from engines.events import RunContext
-from registry import HANDLERS
+from ignite_zoo.engines.events import RunContext
+from ignite_zoo.registry import HANDLERS
 
 
 def progress_event(seconds: float = 0.1) -> Any:

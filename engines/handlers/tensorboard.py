@@ -7,8 +7,8 @@ from typing import Any
 from ignite.engine import Engine, Events
 from ignite.handlers.tensorboard_logger import TensorboardLogger
 
-from engines.events import RunContext, RunEvents
-from registry import HANDLERS
+from ignite_zoo.engines.events import RunContext, RunEvents
+from ignite_zoo.registry import HANDLERS
 
 
 def hparams_of(recipe: dict) -> dict[str, Any]:

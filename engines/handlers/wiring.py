@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from engines.events import RunContext
-from registry import HANDLERS
+from ignite_zoo.engines.events import RunContext
+from ignite_zoo.registry import HANDLERS
 
 
 def _settings(value: Any) -> dict[str, Any] | None:

@@ -8,9 +8,9 @@
 * ``export``: ONNX export with the metadata a deployed model needs
 * ``layout``: which dataset a tool works with (a run's, a named one, the default) and its folder layout
 """
-from engines.inference.features import Features, extract_features
-from engines.inference.layout import MaskDataset, dataset_info, mask_dataset, run_recipe
-from engines.inference.loading import (
+from ignite_zoo.engines.inference.features import Features, extract_features
+from ignite_zoo.engines.inference.layout import MaskDataset, dataset_info, mask_dataset, run_recipe
+from ignite_zoo.engines.inference.loading import (
     Predictor,
     eval_pipeline,
     load_predictor,
@@ -21,9 +21,9 @@ from engines.inference.loading import (
     val_batch_size,
     with_flip,
 )
-from engines.inference.predict import PredictResult, SlideSettings, predict_folder, predict_logits_auto
-from engines.inference.scoring import MostlyUnknownWarning, evaluate_folders, match_mask_folders
-from engines.inference.sliding_window import sliding_window_logits, window_weights
+from ignite_zoo.engines.inference.predict import PredictResult, SlideSettings, predict_folder, predict_logits_auto
+from ignite_zoo.engines.inference.scoring import MostlyUnknownWarning, evaluate_folders, match_mask_folders
+from ignite_zoo.engines.inference.sliding_window import sliding_window_logits, window_weights
 
 __all__ = [
     "Features", "extract_features", "MaskDataset", "dataset_info", "mask_dataset", "run_recipe", "Predictor",

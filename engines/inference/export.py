@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from engines.inference.loading import Predictor, load_trained, normalization
-from registry.errors import CheckpointError, RunError
+from ignite_zoo.engines.inference.loading import Predictor, load_trained, normalization
+from ignite_zoo.registry.errors import CheckpointError, RunError
 
 log = logging.getLogger("engines")
 PREFIX = "ignite_zoo."
@@ -46,8 +46,8 @@ class ExportResult:
 
 
 def _class_facts(recipe: dict[str, Any], num_classes: int) -> tuple[list[str], list | None]:
-    from engines.inference.layout import dataset_info
-    from registry.errors import UserError
+    from ignite_zoo.engines.inference.layout import dataset_info
+    from ignite_zoo.registry.errors import UserError
 
     try:  # a classification dataset may need its folder for the class names
         info = dataset_info(recipe.get("data"))
@@ -126,7 +126,7 @@ def export_onnx(path: str | os.PathLike, out: str | os.PathLike, last: bool = Fa
     """
     import onnx
 
-    from engines.outputs import check_output_file
+    from ignite_zoo.engines.outputs import check_output_file
 
     out = Path(out)
     if out.suffix.lower() != ".onnx":

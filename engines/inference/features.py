@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from engines.step import StepConfig
-from registry.errors import DataError, RunError
+from ignite_zoo.engines.step import StepConfig
+from ignite_zoo.registry.errors import DataError, RunError
 
 
 @dataclass
@@ -29,8 +29,8 @@ def extract_features(model: torch.nn.Module, loader: Any, step_cfg: StepConfig, 
     so the predictions are the ones its evaluator scored."""
     from tqdm import tqdm
 
-    from engines.runtime import autocast
-    from engines.step import to_device
+    from ignite_zoo.engines.runtime import autocast
+    from ignite_zoo.engines.step import to_device
 
     model.eval()
     feats, logits, labels = [], [], []

@@ -14,19 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from registry.errors import DataError, RunError
+from ignite_zoo.registry.errors import DataError, RunError
 
 
 def default_data() -> dict[str, Any]:
     """The ``data`` section mask folders are read with when nothing names a dataset."""
-    from zoo.data import DEFAULT_MASK_DATASET
+    from ignite_zoo.zoo.data import DEFAULT_MASK_DATASET
 
     return {"type": DEFAULT_MASK_DATASET}
 
 
 def dataset_info(data_cfg: Mapping[str, Any] | None = None) -> Any:
     """The ``zoo.data.DatasetInfo`` of a recipe's ``data`` section (default: ``default_data()``)."""
-    from zoo.data import dataset_info as describe
+    from ignite_zoo.zoo.data import dataset_info as describe
 
     return describe(data_cfg or default_data())
 
@@ -52,14 +52,14 @@ def run_recipe(path: str | os.PathLike) -> dict[str, Any]:
     if not path.exists():
         raise RunError(f"{path}: not found; expected a run directory, a checkpoint .pt or an exported .onnx file")
     if path.is_dir():
-        from engines.run_dir import RunDir
+        from ignite_zoo.engines.run_dir import RunDir
 
         return RunDir.open(path).recipe
     if path.suffix.lower() == ".onnx":
-        from engines.inference.export import OnnxModel
+        from ignite_zoo.engines.inference.export import OnnxModel
 
         return OnnxModel(path).recipe
-    from engines.checkpoint import read_checkpoint, recipe_of
+    from ignite_zoo.engines.checkpoint import read_checkpoint, recipe_of
 
     return recipe_of(read_checkpoint(path), path)
 

@@ -16,8 +16,8 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from engines.step import StepConfig
-from registry.errors import CheckpointError, RecipeError
+from ignite_zoo.engines.step import StepConfig
+from ignite_zoo.registry.errors import CheckpointError, RecipeError
 
 StepFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -30,9 +30,9 @@ def load_trained(path: str | os.PathLike, device: str | None = None, last: bool 
     overrides the recipe's ``train.device``; autocast and ``channels_last`` follow the
     recipe, exactly as its validation ran.
     """
-    from engines.checkpoint import load_model, resolve_checkpoint
-    from engines.run_dir import RunDir
-    from engines.runtime import resolve_amp, resolve_device
+    from ignite_zoo.engines.checkpoint import load_model, resolve_checkpoint
+    from ignite_zoo.engines.run_dir import RunDir
+    from ignite_zoo.engines.runtime import resolve_amp, resolve_device
 
     path = Path(path)
     if not path.exists():
@@ -70,7 +70,7 @@ def eval_pipeline(recipe: Mapping[str, Any], normalize: Mapping[str, Any] | None
     ``normalize`` (``{"mean", "std"}``) replaces the recipe's normalisation: an exported
     model carries its own.
     """
-    from zoo.data import build_transforms
+    from ignite_zoo.zoo.data import build_transforms
 
     spec = val_transforms(recipe)
     if normalize is not None:
@@ -82,7 +82,7 @@ def eval_pipeline(recipe: Mapping[str, Any], normalize: Mapping[str, Any] | None
 
 def normalization(recipe: Mapping[str, Any]) -> dict[str, list[float]]:
     """Mean and std (of 0-1 pixel values) the run's evaluation pipeline normalises with."""
-    from zoo.data import IMAGENET_MEAN, IMAGENET_STD
+    from ignite_zoo.zoo.data import IMAGENET_MEAN, IMAGENET_STD
 
     for t in val_transforms(recipe):
         if t.get("type") == "Normalize":
@@ -131,7 +131,7 @@ def make_step_fn(model: torch.nn.Module, cfg: StepConfig) -> StepFn:
     A model holding bf16 weights (``use_bf16_weights``) gets bf16 inputs and no autocast;
     any other runs through ``engines.evaluator.predict_logits``, as the run's evaluator.
     """
-    from engines.evaluator import predict_logits
+    from ignite_zoo.engines.evaluator import predict_logits
 
     dtype = weights_dtype(model)
 
@@ -179,7 +179,7 @@ def load_predictor(path: str | os.PathLike, device: str | None = None, last: boo
     if tta not in (None, "flip"):
         raise RecipeError(f"--tta {tta!r}: expected 'flip' or none")
     if Path(path).suffix.lower() == ".onnx":
-        from engines.inference.export import onnx_predictor
+        from ignite_zoo.engines.inference.export import onnx_predictor
 
         pred = onnx_predictor(path, device)
     else:

@@ -14,10 +14,10 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 
-from engines.inference.layout import dataset_info, images
-from engines.inference.loading import Predictor, StepFn, make_step_fn, val_batch_size
-from engines.step import StepConfig
-from registry.errors import RecipeError, RunError
+from ignite_zoo.engines.inference.layout import dataset_info, images
+from ignite_zoo.engines.inference.loading import Predictor, StepFn, make_step_fn, val_batch_size
+from ignite_zoo.engines.step import StepConfig
+from ignite_zoo.registry.errors import RecipeError, RunError
 
 MODES = ("whole", "slide")
 
@@ -80,7 +80,7 @@ def predict_logits_auto(model: torch.nn.Module | None, x: torch.Tensor, step_cfg
     ``eval.mode`` / ``eval.tile`` / ``eval.overlap``. ``step_fn`` defaults to
     ``make_step_fn(model, step_cfg)``.
     """
-    from engines.inference.sliding_window import sliding_window_logits
+    from ignite_zoo.engines.inference.sliding_window import sliding_window_logits
 
     step = step_fn or make_step_fn(model, step_cfg)
     if mode == "whole":
@@ -100,7 +100,7 @@ class _ImageFiles(torch.utils.data.Dataset):
         return len(self.items)
 
     def __getitem__(self, i: int) -> tuple[str, torch.Tensor, tuple[int, int]]:
-        from zoo.data import read_image
+        from ignite_zoo.zoo.data import read_image
 
         id_, path = self.items[i]
         image = read_image(path)
@@ -123,7 +123,7 @@ def _same_size_runs(batch: list[tuple[str, torch.Tensor, tuple[int, int]]]) -> I
 def check_input_folder(source: str | os.PathLike, input_dir: str | os.PathLike) -> None:
     """Fail on a folder without images of a run directory's dataset before its model loads
     (the recipe is a small file there); a checkpoint or exported file is checked after loading."""
-    from engines.inference.layout import run_recipe
+    from ignite_zoo.engines.inference.layout import run_recipe
 
     if not Path(source).expanduser().is_dir():
         return
@@ -158,8 +158,8 @@ def predict_folder(
     """
     from tqdm import tqdm
 
-    from engines.inference.sliding_window import sliding_window_logits
-    from engines.outputs import prepare_output_dir
+    from ignite_zoo.engines.inference.sliding_window import sliding_window_logits
+    from ignite_zoo.engines.outputs import prepare_output_dir
 
     recipe = predictor.recipe
     if recipe.get("task") != "segmentation":

@@ -14,8 +14,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from engines.inference.layout import dataset_info, masks
-from registry.errors import DataError
+from ignite_zoo.engines.inference.layout import dataset_info, masks
+from ignite_zoo.registry.errors import DataError
 
 
 class MostlyUnknownWarning(UserWarning):
@@ -81,8 +81,8 @@ def mask_pair_batches(pairs: Sequence[tuple[str, Any, Any]], batch_size: int = 1
 def warn_if_mostly_unknown(cm: np.ndarray, info: Any, pred_dir: str | os.PathLike) -> float:
     """Warn (``MostlyUnknownWarning``) when the predicted pixels are almost all unknown or
     ignore while the truth is not; returns the predicted share (``zoo.data.unknown_fraction``)."""
-    from zoo.data import unknown_fraction
-    from zoo.data.info import MOSTLY_UNKNOWN
+    from ignite_zoo.zoo.data import unknown_fraction
+    from ignite_zoo.zoo.data.info import MOSTLY_UNKNOWN
 
     cm = np.asarray(cm, dtype=np.int64)
     pred_share = unknown_fraction(cm.sum(0), info)
@@ -107,7 +107,7 @@ def evaluate_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike, cla
     Returns ``{"miou", "iou" (per class id, all classes), "pixel_acc", "cm", "ids"}`` and
     warns (``MostlyUnknownWarning``) when the predictions are nearly all unknown.
     """
-    from engines.metrics import evaluate_mask_pairs
+    from ignite_zoo.engines.metrics import evaluate_mask_pairs
 
     info = info or dataset_info()
     k = info.num_classes

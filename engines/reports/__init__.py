@@ -6,13 +6,13 @@ any time without training. ``runs`` reads a run, ``tables`` and ``figures`` make
 ``document`` renders Markdown and self-contained HTML, ``architecture`` builds the model an
 architecture table shows, ``comparison`` and ``homework`` write what the tools write.
 """
-from engines.reports.architecture import architecture_text, summary_model, summary_text
-from engines.reports.comparison import write_comparison
-from engines.reports.document import Doc
-from engines.reports.figures import class_styles, plot_comparison, plot_confusion, plot_curves, plot_tsne, save_figure
-from engines.reports.homework import write_report
-from engines.reports.runs import Run, comparable_metric, default_label, open_run, run_labels, short_metric
-from engines.reports.tables import (Table, class_iou_table, comparison_table, fmt, metrics_table, recipe_table,
+from ignite_zoo.engines.reports.architecture import architecture_text, summary_model, summary_text
+from ignite_zoo.engines.reports.comparison import write_comparison
+from ignite_zoo.engines.reports.document import Doc
+from ignite_zoo.engines.reports.figures import class_styles, plot_comparison, plot_confusion, plot_curves, plot_tsne, save_figure
+from ignite_zoo.engines.reports.homework import write_report
+from ignite_zoo.engines.reports.runs import Run, comparable_metric, default_label, open_run, run_labels, short_metric
+from ignite_zoo.engines.reports.tables import (Table, class_iou_table, comparison_table, fmt, metrics_table, recipe_table,
                                     summary_table)
 
 __all__ = [

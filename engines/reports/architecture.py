@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from registry.errors import RecipeError, RunError
+from ignite_zoo.registry.errors import RecipeError, RunError
 
 #: input size (without batch) when a recipe gives no ``model.input_size``
 DEFAULT_INPUT = {"classification": (3, 32, 32), "segmentation": (3, 512, 512)}
@@ -27,12 +27,12 @@ def input_size(recipe: Mapping[str, Any], where: str = "recipe") -> tuple[int, .
 
 def recipe_model(recipe: Mapping[str, Any], search_dir: str | Path | None = None, **head_extra: Any) -> Any:
     """The recipe's model with freshly initialised weights (no weights file read, no log about it)."""
-    from registry.plugins import import_modules
+    from ignite_zoo.registry.plugins import import_modules
 
-    from engines.checkpoint import build_model_quietly
+    from ignite_zoo.engines.checkpoint import build_model_quietly
 
     import_modules(recipe["imports"], search_dir=search_dir)
-    import zoo  # noqa: F401  (fills every registry)
+    from ignite_zoo import zoo  # noqa: F401  (fills every registry)
 
     return build_model_quietly(recipe["model"], **head_extra)
 
@@ -56,7 +56,7 @@ def _torchvision_model(name: str) -> Any:
 
 
 def _timm_model(name: str) -> tuple[Any, tuple[int, ...]]:
-    from zoo.backbones.timm_adapter import create_timm_model
+    from ignite_zoo.zoo.backbones.timm_adapter import create_timm_model
 
     model = create_timm_model(name, "MODEL")
     cfg = model.pretrained_cfg if hasattr(model, "pretrained_cfg") else {}
@@ -65,11 +65,11 @@ def _timm_model(name: str) -> tuple[Any, tuple[int, ...]]:
 
 def _recipe_of(spec: str, overrides: Sequence[str]) -> tuple[dict[str, Any], Path | None]:
     """(validated recipe, folder to import plugins from) of a recipe file or a run directory."""
-    from registry.recipe import apply_overrides, load_recipe, validate
+    from ignite_zoo.registry.recipe import apply_overrides, load_recipe, validate
 
     path = Path(spec)
     if path.is_dir():
-        from engines.reports.runs import run_recipe
+        from ignite_zoo.engines.reports.runs import run_recipe
 
         recipe = run_recipe(path)
         try:
@@ -105,7 +105,7 @@ def summary_model(spec: str, overrides: Sequence[str] = (), num_classes: int | N
 
 def summary_text(model: Any, size: Sequence[int], label: str, batch_size: int = -1) -> str:
     """torchsummary's table; a model that cannot take ``size`` is a RunError naming ``label``."""
-    from zoo.summary import summarize
+    from ignite_zoo.zoo.summary import summarize
 
     try:
         return summarize(model, tuple(size), batch_size=batch_size)

@@ -5,10 +5,10 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from engines.outputs import prepare_output_dir
-from engines.reports.figures import plot_comparison
-from engines.reports.runs import comparable_metric, open_run, run_labels, short_metric
-from engines.reports.tables import Table, comparison_table
+from ignite_zoo.engines.outputs import prepare_output_dir
+from ignite_zoo.engines.reports.figures import plot_comparison
+from ignite_zoo.engines.reports.runs import comparable_metric, open_run, run_labels, short_metric
+from ignite_zoo.engines.reports.tables import Table, comparison_table
 
 COMPARE_FILES = ("compare.md", "compare.png")
 

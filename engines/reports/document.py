@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engines.reports.tables import Table
+from ignite_zoo.engines.reports.tables import Table
 
 
 @dataclass

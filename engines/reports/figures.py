@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from engines.reports.runs import Run, best_row, finite, metric_mode, short_metric
+from ignite_zoo.engines.reports.runs import Run, best_row, finite, metric_mode, short_metric
 
 DPI = 150
 

@@ -13,14 +13,14 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-from engines.outputs import prepare_output_dir
-from engines.reports.architecture import architecture_text
-from engines.reports.document import Doc
-from engines.reports.figures import plot_comparison, plot_curves
-from engines.reports.runs import Run, comparable_metric, open_run, run_labels, short_metric
-from engines.reports.tables import (class_iou_table, comparison_table, metrics_table, recipe_table,
+from ignite_zoo.engines.outputs import prepare_output_dir
+from ignite_zoo.engines.reports.architecture import architecture_text
+from ignite_zoo.engines.reports.document import Doc
+from ignite_zoo.engines.reports.figures import plot_comparison, plot_curves
+from ignite_zoo.engines.reports.runs import Run, comparable_metric, open_run, run_labels, short_metric
+from ignite_zoo.engines.reports.tables import (class_iou_table, comparison_table, metrics_table, recipe_table,
                                     summary_table)
-from registry.errors import UserError
+from ignite_zoo.registry.errors import UserError
 
 REPORT_FILES = ("report.md", "report.html", "figures")
 #: the course's order: problem 1 (classification), then problem 2 (segmentation)

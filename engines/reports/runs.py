@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from engines.metrics import MetricSpec, metric_spec
-from engines.run_dir import RunDir
-from registry.errors import RecipeError, RunError
+from ignite_zoo.engines.metrics import MetricSpec, metric_spec
+from ignite_zoo.engines.run_dir import RunDir
+from ignite_zoo.registry.errors import RecipeError, RunError
 
 def finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
@@ -81,7 +81,7 @@ class Run:
         chosen = self.recipe["eval"]["miou_classes"]
         if chosen is not None:
             return list(chosen)
-        from zoo.data import dataset_info
+        from ignite_zoo.zoo.data import dataset_info
 
         return list(dataset_info(self.recipe["data"]).eval_classes)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from engines.reports.runs import Run, best_row, finite, metric_mode, short_metric
+from ignite_zoo.engines.reports.runs import Run, best_row, finite, metric_mode, short_metric
 
 #: numbers in tables: 4 decimals (mIoU 0.6123), general format outside [1e-3, 1e4)
 DECIMALS = 4

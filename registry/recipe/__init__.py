@@ -5,12 +5,12 @@ the one YAML reader/writer; ``compose`` merges files and overrides; ``validate``
 fills defaults; ``shipped`` finds recipes by name; ``resolve`` ties them into
 ``load_recipe``.
 """
-from registry.recipe.compose import apply_overrides, deep_merge, load_with_bases, load_yaml, parse_override
-from registry.recipe.resolve import dump_recipe, load_recipe
-from registry.recipe.schema import COMPONENT, NULL, SCHEMA, Key
-from registry.recipe.shipped import resolve_recipe_path, shipped_dir, shipped_recipes
-from registry.recipe.validate import validate
-from registry.recipe.yaml_io import dump_yaml, load_yaml_text, write_yaml
+from ignite_zoo.registry.recipe.compose import apply_overrides, deep_merge, load_with_bases, load_yaml, parse_override
+from ignite_zoo.registry.recipe.resolve import dump_recipe, load_recipe
+from ignite_zoo.registry.recipe.schema import COMPONENT, NULL, SCHEMA, Key
+from ignite_zoo.registry.recipe.shipped import resolve_recipe_path, shipped_dir, shipped_recipes
+from ignite_zoo.registry.recipe.validate import validate
+from ignite_zoo.registry.recipe.yaml_io import dump_yaml, load_yaml_text, write_yaml
 
 __all__ = [
     "COMPONENT", "NULL", "SCHEMA", "Key", "apply_overrides", "deep_merge", "dump_recipe", "dump_yaml",

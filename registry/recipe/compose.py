@@ -8,10 +8,10 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from registry.errors import RecipeError
-from registry.paths import expand_user
-from registry.recipe.shipped import find_shipped
-from registry.recipe.yaml_io import load_yaml_text
+from ignite_zoo.registry.errors import RecipeError
+from ignite_zoo.registry.paths import expand_user
+from ignite_zoo.registry.recipe.shipped import find_shipped
+from ignite_zoo.registry.recipe.yaml_io import load_yaml_text
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

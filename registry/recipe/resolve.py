@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from registry.recipe.compose import apply_overrides, load_with_bases
-from registry.recipe.shipped import resolve_recipe_path
-from registry.recipe.validate import validate
-from registry.recipe.yaml_io import write_yaml
+from ignite_zoo.registry.recipe.compose import apply_overrides, load_with_bases
+from ignite_zoo.registry.recipe.shipped import resolve_recipe_path
+from ignite_zoo.registry.recipe.validate import validate
+from ignite_zoo.registry.recipe.yaml_io import write_yaml
 
 
 def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:

@@ -10,8 +10,8 @@ import difflib
 import importlib.util
 from pathlib import Path
 
-from registry.errors import RecipeError
-from registry.paths import expand_user
+from ignite_zoo.registry.errors import RecipeError
+from ignite_zoo.registry.paths import expand_user
 
 _SUFFIXES = (".yaml", ".yml")
 
@@ -19,7 +19,7 @@ _SUFFIXES = (".yaml", ".yml")
 def shipped_dir() -> Path | None:
     """The folder of the ``recipes`` package, or None when it is not installed."""
     try:
-        spec = importlib.util.find_spec("recipes")
+        spec = importlib.util.find_spec("ignite_zoo.recipes")
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.origin or Path(spec.origin).name != "__init__.py":

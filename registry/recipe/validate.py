@@ -5,10 +5,10 @@ import copy
 import difflib
 from typing import Any, Mapping
 
-from registry.errors import RecipeError
-from registry.paths import expand_user
-from registry.recipe.compose import deep_merge
-from registry.recipe.schema import COMPONENT, NULL, OTHER_KEYS, SCHEMA, Key
+from ignite_zoo.registry.errors import RecipeError
+from ignite_zoo.registry.paths import expand_user
+from ignite_zoo.registry.recipe.compose import deep_merge
+from ignite_zoo.registry.recipe.schema import COMPONENT, NULL, OTHER_KEYS, SCHEMA, Key
 
 
 def _type_names(types: tuple[type, ...]) -> str:

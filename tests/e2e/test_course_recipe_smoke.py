@@ -6,8 +6,8 @@ import csv
 
 import pytest
 
-from engines.launch import run_experiment
-from registry.recipe import load_recipe
+from ignite_zoo.engines.launch import run_experiment
+from ignite_zoo.registry.recipe import load_recipe
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow

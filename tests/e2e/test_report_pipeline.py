@@ -71,8 +71,8 @@ def md_table(text: str, first_header: str) -> list[list[str]]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     """FCN32s and FCN16s, 2 epochs each, trained in this process on the same generated tiles."""
-    from engines.launch import run_experiment
-    from registry.recipe import load_recipe
+    from ignite_zoo.engines.launch import run_experiment
+    from ignite_zoo.registry.recipe import load_recipe
 
     tmp = tmp_path_factory.mktemp("e2e_seg")
     out = {}
@@ -92,8 +92,8 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def cls_run(tmp_path_factory) -> Path:
     """A 1-epoch classifier on the bundled digits, a few iterations: problem 1 of the homework."""
-    from engines.launch import run_experiment
-    from registry.recipe import load_recipe
+    from ignite_zoo.engines.launch import run_experiment
+    from ignite_zoo.registry.recipe import load_recipe
 
     tmp = tmp_path_factory.mktemp("e2e_cls")
     threads = torch.get_num_threads()
@@ -112,7 +112,7 @@ def test_runs_wrote_what_the_tools_read(runs):
 
 
 def test_predict_then_evaluate_reproduces_the_validation_miou(runs, capsys):
-    from zoo.data import read_mask
+    from ignite_zoo.zoo.data import read_mask
 
     val = runs["val"]
     n_images = len(list(val.glob("*_sat.jpg")))
@@ -215,7 +215,7 @@ def test_compare_labels_and_metric_options(runs, capsys):
 
 def test_report_gathers_the_whole_homework(runs, cls_run, capsys):
     """One classification and two segmentation runs: one document, classification first."""
-    from engines.reports import plot_confusion
+    from ignite_zoo.engines.reports import plot_confusion
 
     plot_confusion([0, 1, 2, 1], [0, 1, 1, 1], [str(c) for c in range(10)], cls_run / "confusion_matrix.png")
     out = runs["tmp"] / "report"

@@ -30,8 +30,8 @@ call = call_tool
 
 @pytest.fixture(scope="module")
 def cls_run(tmp_path_factory) -> Path:
-    from engines.launch import run_experiment
-    from registry.recipe import load_recipe
+    from ignite_zoo.engines.launch import run_experiment
+    from ignite_zoo.registry.recipe import load_recipe
 
     tmp = tmp_path_factory.mktemp("e2e_cls")
     threads = torch.get_num_threads()
@@ -110,7 +110,7 @@ def test_classes_separate_in_the_embedding(tsne_output):
 def test_confusion_counts_are_the_bincount_counts():
     """scikit-learn's confusion_matrix counts what the earlier bincount formula counted,
     classes that never occur included."""
-    from engines.reports.figures import confusion_counts
+    from ignite_zoo.engines.reports.figures import confusion_counts
 
     rng = np.random.default_rng(0)
     k = 7

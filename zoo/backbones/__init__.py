@@ -2,7 +2,7 @@
 
 Importing this package registers ``vgg16``, ``vgg16_bn`` and the ``timm:`` family.
 """
-from zoo.backbones.timm_adapter import TimmBackbone, timm_backbone
-from zoo.backbones.vgg import VGG16, vgg16, vgg16_bn
+from ignite_zoo.zoo.backbones.timm_adapter import TimmBackbone, timm_backbone
+from ignite_zoo.zoo.backbones.vgg import VGG16, vgg16, vgg16_bn
 
 __all__ = ["VGG16", "TimmBackbone", "vgg16", "vgg16_bn", "timm_backbone"]

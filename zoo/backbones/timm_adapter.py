@@ -15,9 +15,9 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
-from registry.errors import CheckpointError, RecipeError
-from registry.registry import BACKBONES
-from zoo.backbones.vgg import _fmt_keys, load_state_file
+from ignite_zoo.registry.errors import CheckpointError, RecipeError
+from ignite_zoo.registry.registry import BACKBONES
+from ignite_zoo.zoo.backbones.vgg import _fmt_keys, load_state_file
 
 log = logging.getLogger("zoo")
 
@@ -100,7 +100,7 @@ class TimmBackbone(nn.Module):
 @BACKBONES.register("timm:")
 def timm_backbone(name: str, weights: str | None = None, out_indices: list[int] | None = None) -> TimmBackbone:
     """``timm:<name>``: timm's ``<name>`` as a multi-stride feature extractor."""
-    from zoo.backbones.weights import resolve_weights
+    from ignite_zoo.zoo.backbones.weights import resolve_weights
 
     return TimmBackbone(name, weights=weights and str(resolve_weights(weights, f"timm:{name}")),
                         out_indices=out_indices)

@@ -21,9 +21,9 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from registry.errors import CheckpointError, RecipeError
-from registry.registry import BACKBONES
-from zoo.backbones.weights import read_state_file, resolve_weights
+from ignite_zoo.registry.errors import CheckpointError, RecipeError
+from ignite_zoo.registry.registry import BACKBONES
+from ignite_zoo.zoo.backbones.weights import read_state_file, resolve_weights
 
 log = logging.getLogger("zoo")
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import torch
 
-from registry.errors import CheckpointError
+from ignite_zoo.registry.errors import CheckpointError
 
 IMAGENET = "imagenet"
 #: torchvision's own file names (``torchvision.models.VGG16_Weights.IMAGENET1K_V1`` and the BN one)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from registry.errors import RecipeError
-from registry.registry import DATASETS
-from zoo.data.masks import (
+from ignite_zoo.registry.errors import RecipeError
+from ignite_zoo.registry.registry import DATASETS
+from ignite_zoo.zoo.data.masks import (
     CLASSES,
     NUM_CLASSES,
     PALETTE,
@@ -22,14 +22,14 @@ from zoo.data.masks import (
     read_mask,
     write_mask,
 )
-from zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Pipeline, build_transforms, seed_worker
-from zoo.data.info import DatasetInfo, FolderLayout, recipe_split, unknown_fraction, warn_if_mostly_unknown
-from zoo.data.io import check_same_size, read_image
-from zoo.data.sat import DlcvSat
-from zoo.data.cls import Digits, DlcvCls, ImageFolder
-from zoo.data.synthetic import SyntheticLandcover, generate_landcover
-from zoo.data.voc import VOC_CLASSES, Voc
-from zoo.data.synthetic_voc import make_voc_like
+from ignite_zoo.zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Pipeline, build_transforms, seed_worker
+from ignite_zoo.zoo.data.info import DatasetInfo, FolderLayout, recipe_split, unknown_fraction, warn_if_mostly_unknown
+from ignite_zoo.zoo.data.io import check_same_size, read_image
+from ignite_zoo.zoo.data.sat import DlcvSat
+from ignite_zoo.zoo.data.cls import Digits, DlcvCls, ImageFolder
+from ignite_zoo.zoo.data.synthetic import SyntheticLandcover, generate_landcover
+from ignite_zoo.zoo.data.voc import VOC_CLASSES, Voc
+from ignite_zoo.zoo.data.synthetic_voc import make_voc_like
 
 DEFAULT_MASK_DATASET = "dlcv_sat"  # what mask folders are read as without a run or --dataset
 

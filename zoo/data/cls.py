@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from registry.errors import DataError, RecipeError
-from registry.registry import DATASETS
-from zoo.data.info import DatasetInfo, recipe_split
-from zoo.data.io import check_option, check_same_size, image_size, read_image
-from zoo.data.sat import _some, resolve_split_folder
-from zoo.data.transforms import apply_pipeline
+from ignite_zoo.registry.errors import DataError, RecipeError
+from ignite_zoo.registry.registry import DATASETS
+from ignite_zoo.zoo.data.info import DatasetInfo, recipe_split
+from ignite_zoo.zoo.data.io import check_option, check_same_size, image_size, read_image
+from ignite_zoo.zoo.data.sat import _some, resolve_split_folder
+from ignite_zoo.zoo.data.transforms import apply_pipeline
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 _CLS_NAME_RE = re.compile(r"(?P<label>\d+)_(?P<index>\d+)")
@@ -37,7 +37,7 @@ class ClassificationDataset(Dataset):
 
     def __init__(self, transforms: Callable[..., Any] | None) -> None:
         if transforms is None:
-            from zoo.data.transforms import build_transforms
+            from ignite_zoo.zoo.data.transforms import build_transforms
 
             transforms = build_transforms(None, self.task)
         self.transforms = transforms

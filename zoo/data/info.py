@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from registry.errors import DataError
+from ignite_zoo.registry.errors import DataError
 
 log = logging.getLogger("zoo.data")
 

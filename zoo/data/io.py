@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from registry.errors import DataError, RecipeError
+from ignite_zoo.registry.errors import DataError, RecipeError
 
 #: what a dataset validates when it is built: image headers (default), full decodes, or nothing
 CHECKS = ("header", "full", "none")

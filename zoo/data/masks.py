@@ -17,7 +17,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from registry.errors import DataError
+from ignite_zoo.registry.errors import DataError
 
 CLASSES: tuple[str, ...] = ("Urban", "Agriculture", "Rangeland", "Forest", "Water", "Barren", "Unknown")
 #: RGB colour of each class id, in the order of ``CLASSES``.

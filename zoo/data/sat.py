@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from registry.errors import DataError, RecipeError
-from registry.registry import DATASETS
-from zoo.data import masks as codec
-from zoo.data.info import DatasetInfo, FolderLayout, existing_folder
-from zoo.data.io import check_option, check_same_size, image_size, read_image
-from zoo.data.transforms import apply_pipeline
+from ignite_zoo.registry.errors import DataError, RecipeError
+from ignite_zoo.registry.registry import DATASETS
+from ignite_zoo.zoo.data import masks as codec
+from ignite_zoo.zoo.data.info import DatasetInfo, FolderLayout, existing_folder
+from ignite_zoo.zoo.data.io import check_option, check_same_size, image_size, read_image
+from ignite_zoo.zoo.data.transforms import apply_pipeline
 
 _IMAGE_RE = re.compile(r"(?P<id>.+)_sat\.(?:jpg|jpeg|png)", re.IGNORECASE)
 _MASK_RE = re.compile(r"(?P<id>.+)_mask\.png", re.IGNORECASE)
@@ -179,7 +179,7 @@ class DlcvSat(Dataset):
         self._index = {i: k for k, i in enumerate(self.ids)}
         self._warned: set[str] = set()
         if transforms is None:
-            from zoo.data.transforms import build_transforms
+            from ignite_zoo.zoo.data.transforms import build_transforms
 
             transforms = build_transforms(None, self.task)
         self.transforms = transforms

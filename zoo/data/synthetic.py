@@ -22,10 +22,10 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from registry.errors import DataError, RecipeError
-from registry.registry import DATASETS
-from zoo.data.masks import UNKNOWN, write_mask
-from zoo.data.sat import SNAPSHOT_IDS as _SNAPSHOTS, DlcvSat
+from ignite_zoo.registry.errors import DataError, RecipeError
+from ignite_zoo.registry.registry import DATASETS
+from ignite_zoo.zoo.data.masks import UNKNOWN, write_mask
+from ignite_zoo.zoo.data.sat import SNAPSHOT_IDS as _SNAPSHOTS, DlcvSat
 
 MANIFEST = "synthetic_landcover.json"
 GENERATOR_VERSION = 1

@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from registry.errors import DataError
-from zoo.data.voc import IGNORE, IMAGES, LISTS, MASKS, voc_info
+from ignite_zoo.registry.errors import DataError
+from ignite_zoo.zoo.data.voc import IGNORE, IMAGES, LISTS, MASKS, voc_info
 
 MANIFEST = "synthetic_voc.json"
 #: base colour (RGB) of each object class; more classes reuse them darker

@@ -39,8 +39,8 @@ from albumentations.core.transforms_interface import (  # noqa: E402
 from pydantic import Field  # noqa: E402
 from typing_extensions import Annotated  # noqa: E402
 
-from registry.errors import DataError, RecipeError, UserError
-from registry.registry import TRANSFORMS
+from ignite_zoo.registry.errors import DataError, RecipeError, UserError
+from ignite_zoo.registry.registry import TRANSFORMS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

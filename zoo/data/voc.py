@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from registry.errors import DataError, RecipeError
-from registry.registry import DATASETS
-from zoo.data.info import DatasetInfo, FolderLayout, existing_folder, recipe_split
-from zoo.data.io import check_option, check_same_size, image_size, read_image
-from zoo.data.sat import _some
-from zoo.data.transforms import apply_pipeline
+from ignite_zoo.registry.errors import DataError, RecipeError
+from ignite_zoo.registry.registry import DATASETS
+from ignite_zoo.zoo.data.info import DatasetInfo, FolderLayout, existing_folder, recipe_split
+from ignite_zoo.zoo.data.io import check_option, check_same_size, image_size, read_image
+from ignite_zoo.zoo.data.sat import _some
+from ignite_zoo.zoo.data.transforms import apply_pipeline
 
 VOC_CLASSES: tuple[str, ...] = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -161,7 +161,7 @@ class Voc(Dataset):
         self.image_paths, self.mask_paths = self._pair(self.ids)
         self._index = {i: k for k, i in enumerate(self.ids)}
         if transforms is None:
-            from zoo.data.transforms import build_transforms
+            from ignite_zoo.zoo.data.transforms import build_transforms
 
             transforms = build_transforms(None, self.task, mask_fill=self.info.mask_fill)
         self.transforms = transforms

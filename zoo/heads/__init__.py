@@ -2,7 +2,7 @@
 
 Importing this package registers ``classifier``, ``fcn32s``, ``fcn16s`` and ``fcn8s``.
 """
-from zoo.heads.classifier import Classifier
-from zoo.heads.fcn import FCN8s, FCN16s, FCN32s, bilinear_kernel, bilinear_upsample, fit
+from ignite_zoo.zoo.heads.classifier import Classifier
+from ignite_zoo.zoo.heads.fcn import FCN8s, FCN16s, FCN32s, bilinear_kernel, bilinear_upsample, fit
 
 __all__ = ["Classifier", "FCN32s", "FCN16s", "FCN8s", "bilinear_kernel", "bilinear_upsample", "fit"]

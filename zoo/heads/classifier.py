@@ -12,9 +12,9 @@ import logging
 import torch
 from torch import nn
 
-from registry.errors import RecipeError
-from registry.registry import HEADS
-from zoo.heads.common import check_num_classes
+from ignite_zoo.registry.errors import RecipeError
+from ignite_zoo.registry.registry import HEADS
+from ignite_zoo.zoo.heads.common import check_num_classes
 
 log = logging.getLogger("zoo")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.errors import RecipeError
+from ignite_zoo.registry.errors import RecipeError
 
 
 def check_num_classes(num_classes: Any) -> None:

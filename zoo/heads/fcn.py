@@ -32,9 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from registry.errors import RecipeError
-from registry.registry import HEADS
-from zoo.heads.common import check_num_classes
+from ignite_zoo.registry.errors import RecipeError
+from ignite_zoo.registry.registry import HEADS
+from ignite_zoo.zoo.heads.common import check_num_classes
 
 log = logging.getLogger("zoo")
 
