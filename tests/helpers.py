@@ -33,9 +33,9 @@ def run_tool(tool: str, *args: str, check: bool = True, timeout: float = 300, en
 
 
 def tool_module(name: str):
-    """A tool's module (``tools`` is a package), to call its ``main`` in-process: one import
+    """A tool's module (``ignite_zoo.tools``), to call its ``main`` in-process: one import
     of torch for many calls."""
-    return importlib.import_module(f"tools.{name.replace('-', '_')}")
+    return importlib.import_module(f"ignite_zoo.tools.{name.replace('-', '_')}")
 
 
 def call_tool(name: str, *argv, capsys) -> tuple[int, str, str]:
