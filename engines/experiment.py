@@ -23,7 +23,7 @@ from ignite_zoo.engines.build import Training, build_training
 from ignite_zoo.engines.checkpoint import load_state_strict, read_checkpoint
 from ignite_zoo.engines.events import RunContext, RunEvents
 from ignite_zoo.engines.handlers import attach_handlers, close_handlers
-from ignite_zoo.engines.metrics import flatten_metrics, metric_spec
+from ignite_zoo.engines.metrics import flatten_metrics, metric_spec, scored_classes
 from ignite_zoo.engines.preflight import rng_kept
 from ignite_zoo.engines.run_dir import RunDir, prepare_run_dir
 from ignite_zoo.engines.runtime import keep_freed_memory, resolve_device, seed_everything, set_deterministic, set_threads
@@ -40,6 +40,7 @@ def attach_epoch_summary(t: Training) -> None:
     trainer.register_events(*RunEvents)
     Average(output_transform=lambda loss: loss, device=t.step_cfg.device).attach(trainer, "train_loss")
     class_names = list(getattr(t.val_ds, "classes", []) or [])
+    scored = scored_classes(t.recipe, t.val_ds.info) if t.recipe["task"] == "segmentation" else None
     started = {"t": 0.0}
 
     def on_epoch_start(engine: Engine) -> None:
@@ -57,7 +58,7 @@ def attach_epoch_summary(t: Training) -> None:
         if epoch % every == 0 or epoch == last:
             start = time.perf_counter()
             t.evaluator.run(t.val_loader)
-            row.update(flatten_metrics(t.evaluator.state.metrics, class_names))
+            row.update(flatten_metrics(t.evaluator.state.metrics, class_names, scored=scored))
             row["val/seconds"] = time.perf_counter() - start
         engine.state.epoch_summary = row
         engine.fire_event(RunEvents.EPOCH_SUMMARY)

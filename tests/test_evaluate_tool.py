@@ -38,7 +38,7 @@ def _run(argv, capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_json_has_exactly_miou_iou_pixel_acc(tmp_path, capsys):
+def test_json_has_exactly_the_documented_keys(tmp_path, capsys):
     truth = _masks(0)
     pred = {k: v.copy() for k, v in truth.items()}
     pred["0001"][:12] = 3  # some errors
@@ -47,7 +47,9 @@ def test_json_has_exactly_miou_iou_pixel_acc(tmp_path, capsys):
     code, out, err = _run([tmp_path / "pred", tmp_path / "gt", "--json"], capsys)
     assert code == 0, err
     result = json.loads(out)  # stdout is one JSON object and nothing else
-    assert set(result) == {"miou", "iou", "pixel_acc"}
+    assert set(result) == {"miou", "iou", "f1", "precision", "recall", "mf1", "fw_iou", "pixel_acc", "not_scored"}
+    assert result["not_scored"] == [CLASSES[6]] and all(list(result[k]) == list(CLASSES[:6])
+                                                        for k in ("f1", "precision", "recall"))
     assert list(result["iou"]) == list(CLASSES[:6])
     assert result["miou"] == pytest.approx(np.mean(list(result["iou"].values())))
     t = np.stack(list(truth.values())); p = np.stack(list(pred.values()))
@@ -61,7 +63,10 @@ def test_perfect_prediction_and_class_selection(tmp_path, capsys):
     _write(tmp_path / "pred", truth)
     code, out, _ = _run([tmp_path / "pred", tmp_path / "gt", "--json", "--classes", "0,4"], capsys)
     assert code == 0
-    assert json.loads(out) == {"miou": 1.0, "iou": {"Urban": 1.0, "Water": 1.0}, "pixel_acc": 1.0}
+    ones = {"Urban": 1.0, "Water": 1.0}
+    assert json.loads(out) == {"miou": 1.0, "iou": ones, "f1": ones, "precision": ones, "recall": ones, "mf1": 1.0,
+                               "fw_iou": 1.0, "pixel_acc": 1.0,
+                               "not_scored": [c for c in CLASSES if c not in ("Urban", "Water")]}
 
 
 def test_table_output_lists_every_class(tmp_path, capsys):
@@ -73,6 +78,9 @@ def test_table_output_lists_every_class(tmp_path, capsys):
     for name in CLASSES:
         assert name in out
     assert "Unknown (not in mIoU)" in out and "mIoU" in out and "pixel accuracy" in out
+    unknown = next(line for line in out.splitlines() if line.startswith("Unknown"))
+    assert "not scored" in unknown and "0.0000" not in unknown
+    assert "F1" in out and "precision" in out and "recall" in out and "frequency-weighted IoU" in out
 
 
 def test_unmatched_ids_are_named(tmp_path, capsys):
@@ -226,7 +234,10 @@ def test_named_dataset_reads_its_own_file_names_classes_and_range(tmp_path, caps
     code, out, err = _run([tmp_path / "pred", tmp_path / "gt", "--dataset", "voc", "--json", "--classes", "0,15"],
                           capsys)
     assert code == 0, err
-    assert json.loads(out) == {"miou": 1.0, "iou": {"background": 1.0, "person": 1.0}, "pixel_acc": 1.0}
+    result = json.loads(out)
+    assert {k: result[k] for k in ("miou", "iou", "pixel_acc")} == {"miou": 1.0, "iou": {"background": 1.0, "person": 1.0},
+                                                                   "pixel_acc": 1.0}
+    assert len(result["not_scored"]) == 19
     assert "masks named <id>.png" in err
     code, _, err = _run([tmp_path / "pred", tmp_path / "gt", "--dataset", "voc", "--classes", "0,21"], capsys)
     assert code == 2 and "--classes '0,21': expected distinct class ids 0-20" in err

@@ -18,7 +18,9 @@ decoded by the dataset's own rule. One confusion matrix is accumulated over all 
 all masks; IoU = TP / (TP + FP + FN) per class and mIoU is the mean over --classes
 (default: the run's eval.miou_classes, else the dataset's evaluation classes: an
 "unknown" class is left out of the mean, but its pixels still count as false positives
-and negatives of the others). A mask colour that is no class counts as the dataset's
+and negatives of the others). F1 (Dice), precision and recall per class, their mean F1,
+frequency-weighted IoU and pixel accuracy come from the same confusion matrix; a class
+outside --classes is shown as "not scored". A mask colour that is no class counts as the dataset's
 unknown class, with a warning, where the dataset allows that; --strict makes it an
 error. Predictions that decode to almost nothing but unknown (masks of another dataset or
 encoding) are scored, with a warning.
@@ -59,7 +61,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                             "eval.miou_classes")
     which.add_argument("--dataset", metavar="NAME", help="a registered dataset type, with its default settings")
     p.add_argument("--json", action="store_true",
-                   help='print only one JSON object {"miou": ..., "iou": {"<class name>": ..., ...}, "pixel_acc": ...}')
+                   help='print only one JSON object {"miou": ..., "iou": {"<class name>": ..., ...}, "f1": {...}, '
+                        '"precision": {...}, "recall": {...}, "mf1": ..., "fw_iou": ..., "pixel_acc": ..., '
+                        '"not_scored": ["<class name>", ...]} (per-class maps hold the scored classes)')
     p.add_argument("--classes", default=None,
                    help="class ids averaged into the mIoU, e.g. 0,1,2 (default: the run's eval.miou_classes, "
                         "else the dataset's evaluation classes)")
@@ -71,16 +75,35 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def format_table(result: dict, classes: Sequence[int], names: Sequence[str]) -> str:
+    """IoU, F1, precision and recall per class (a class outside ``classes``: "not scored"),
+    then the means, frequency-weighted IoU and pixel accuracy."""
     labels = [name if c in classes else f"{name} (not in mIoU)" for c, name in enumerate(names)]
     width = max(22, *(len(label) + 1 for label in labels))
-    lines = [f"{'class':<{width}} {'IoU':>8}", "-" * (width + 9)]
+    cols = ("iou", "f1", "precision", "recall")
+    rule = "-" * (width + 11 * len(cols))
+    lines = [f"{'class':<{width}}" + "".join(f" {h:>10}" for h in ("IoU", "F1", "precision", "recall")), rule]
     for c, label in enumerate(labels):
-        v = result["iou"][c]
-        lines.append(f"{label:<{width}} {'n/a' if v != v else f'{v:.4f}':>8}")
-    lines += ["-" * (width + 9), f"{'mIoU':<{width}} {result['miou']:>8.4f}",
-              f"{'pixel accuracy':<{width}} {result['pixel_acc']:>8.4f}",
+        if c not in classes:
+            lines.append(f"{label:<{width}} {'not scored':>10}")
+            continue
+        cells = ["n/a" if result[k][c] != result[k][c] else f"{result[k][c]:.4f}" for k in cols]
+        lines.append(f"{label:<{width}}" + "".join(f" {v:>10}" for v in cells))
+    lines += [rule, f"{'mIoU':<{width}} {result['miou']:>10.4f}", f"{'mean F1':<{width}} {result['mf1']:>10.4f}",
+              f"{'frequency-weighted IoU':<{width}} {result['fw_iou']:>10.4f}",
+              f"{'pixel accuracy':<{width}} {result['pixel_acc']:>10.4f}",
               f"({len(result['ids'])} masks, mean over classes {','.join(map(str, classes))})"]
     return "\n".join(lines)
+
+
+def add_class_scores(result: dict, classes: Sequence[int]) -> dict:
+    """F1, precision, recall per class, mean F1 and frequency-weighted IoU from the result's
+    confusion matrix (the one the IoU came from)."""
+    from ignite_zoo.engines.metrics import class_scores_from_confusion, fw_iou_from_confusion
+
+    scores = {k.lower(): [float(v) for v in t.tolist()] for k, t in class_scores_from_confusion(result["cm"]).items()}
+    f1 = [scores["f1"][c] for c in classes if scores["f1"][c] == scores["f1"][c]]
+    return {**result, "f1": scores["f1"], "precision": scores["precision"], "recall": scores["recall"],
+            "mf1": sum(f1) / len(f1) if f1 else float("nan"), "fw_iou": fw_iou_from_confusion(result["cm"], classes)}
 
 
 def main(argv: Sequence[str]) -> int:
@@ -112,13 +135,16 @@ def main(argv: Sequence[str]) -> int:
         result = evaluate_folders(args.pred_dir, args.gt_dir, classes, batch_size=args.batch_size,
                                   progress=not args.no_progress, info=info)
     names = info.classes
+    result = add_class_scores(result, classes)
     if args.json:
         def num(v: float) -> float | None:
             return None if math.isnan(v) else v
 
-        print(json.dumps({"miou": num(result["miou"]),
-                          "iou": {names[c]: num(result["iou"][c]) for c in classes},
-                          "pixel_acc": num(result["pixel_acc"])}))
+        per_class = {key: {names[c]: num(result[key][c]) for c in classes}
+                     for key in ("iou", "f1", "precision", "recall")}
+        print(json.dumps({"miou": num(result["miou"]), **per_class, "mf1": num(result["mf1"]),
+                          "fw_iou": num(result["fw_iou"]), "pixel_acc": num(result["pixel_acc"]),
+                          "not_scored": [n for c, n in enumerate(names) if c not in classes]}))
     else:
         print(format_table(result, classes, names))
     return 0

@@ -7,6 +7,7 @@ A handler has ``attach(run: engines.events.RunContext)`` and reads only the stat
 """
 from ignite_zoo.engines.handlers import (  # noqa: F401  (registers)
     checkpoint,
+    confusion,
     console,
     early_stopping,
     history,

@@ -67,7 +67,7 @@ class CheckpointHandler:
             weights = {"model": run.to_save["model"], "recipe": run.to_save["recipe"]}
             self.best = Checkpoint(weights, saver, filename_prefix=BEST_PREFIX, n_saved=self.keep_best,
                                    score_function=lambda e: spec.score(e.state.epoch_summary[spec.key]),
-                                   score_name=spec.name, global_step_transform=lambda e, _: e.state.epoch)
+                                   score_name=spec.file_label, global_step_transform=lambda e, _: e.state.epoch)
 
             def save_best(engine: Engine) -> None:
                 if spec.key in engine.state.epoch_summary:

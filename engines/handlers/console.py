@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from ignite.engine import Engine, Events
 
@@ -14,11 +14,32 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else (f"{value:.4g}" if isinstance(value, float) else str(value))
 
 
+def class_score_lines(row: Mapping[str, Any], class_names: Sequence[str], indent: str = "  ") -> list[str]:
+    """The per-class scores of one history row as an aligned table; a class without values
+    (outside the scored classes) reads "not scored", an undefined score "n/a"."""
+    from ignite_zoo.engines.metrics import PER_CLASS
+
+    names = [n for n in class_names if any(f"val/{s}/{n}" in row for s in PER_CLASS)]
+    if not names:
+        return []
+    width = max(len("class"), *(len(n) for n in names))
+    lines = [indent + f"{'class':<{width}}" + "".join(f"  {s:>9}" for s in PER_CLASS)]
+    for n in names:
+        values = [row.get(f"val/{s}/{n}") for s in PER_CLASS]
+        if all(v is None for v in values):
+            lines.append(indent + f"{n:<{width}}  {'not scored':>9}")
+            continue
+        cells = ["n/a" if v is None or v != v else f"{v:.4f}" for v in values]
+        lines.append(indent + f"{n:<{width}}" + "".join(f"  {c:>9}" for c in cells))
+    return lines
+
+
 @HANDLERS.register("console")
 class Console:
     """``epoch 3/20  loss 1.79  val/mIoU 0.412 (best 0.412 @3)  34 s`` after each epoch and,
-    at the end, the final and best value of the run's metric, where the best checkpoint is
-    and how long it took. Plain lines, readable in a log file."""
+    at the end, the final and best value of the run's metric, where the best checkpoint is,
+    how long it took and (segmentation) the final epoch's per-class scores. Plain lines,
+    readable in a log file."""
 
     def __init__(self) -> None:
         self.best: tuple[float, int] | None = None
@@ -67,5 +88,13 @@ class Console:
                 ("run directory", str(run_dir.path)),
                 ("best checkpoint", str(best_ckpt) if best_ckpt else "-"),
                 ("wall time", f"{time.perf_counter() - self.started:.0f} s")]
+        for name in ("pixel_acc", "fwIoU", "mF1"):
+            if f"val/{name}" in final and f"val/{name}" != spec.key:
+                rows.insert(3, (f"final {name}", _fmt(final[f"val/{name}"])))
         width = max(len(k) for k, _ in rows)
-        print("\n".join(f"  {k:<{width}}  {v}" for k, v in rows), flush=True)
+        lines = [f"  {k:<{width}}  {v}" for k, v in rows]
+        classes = list(getattr(self.run.dataset_info, "classes", None) or [])
+        table = class_score_lines(final, classes, indent="    ")
+        if table:
+            lines += [f"  per class (epoch {final.get('epoch', '-')}):", *table]
+        print("\n".join(lines), flush=True)

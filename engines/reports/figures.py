@@ -136,10 +136,17 @@ def plot_confusion(labels: Any, predictions: Any, class_names: Sequence[str], pa
                    title: str | None = None) -> Path:
     """Row-normalised confusion matrix (rows: true class), names on both axes; values printed up
     to 15 classes, and the diagonal accuracy in the title."""
+    return plot_confusion_matrix(confusion_counts(labels, predictions, len(class_names)), class_names, path, title)
+
+
+def plot_confusion_matrix(counts: Any, class_names: Sequence[str], path: str | os.PathLike,
+                          title: str | None = None) -> Path:
+    """``plot_confusion`` of a ``[K, K]`` count matrix (rows true class), e.g. the pixel
+    confusion matrix of a segmentation run's validation."""
     import numpy as np
 
     k = len(class_names)
-    cm = confusion_counts(labels, predictions, k).astype(np.float64)
+    cm = np.asarray(counts, dtype=np.float64)
     rows = cm.sum(1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
     side = max(5.5, 0.2 * k + 2.5)

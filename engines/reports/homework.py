@@ -18,8 +18,8 @@ from ignite_zoo.engines.reports.architecture import architecture_text
 from ignite_zoo.engines.reports.document import Doc
 from ignite_zoo.engines.reports.figures import plot_comparison, plot_curves
 from ignite_zoo.engines.reports.runs import Run, comparable_metric, open_run, run_labels, short_metric
-from ignite_zoo.engines.reports.tables import (class_iou_table, comparison_table, metrics_table, recipe_table,
-                                    summary_table)
+from ignite_zoo.engines.reports.tables import (class_iou_table, class_scores_table, comparison_table, metrics_table,
+                                               recipe_table, summary_table)
 from ignite_zoo.registry.errors import UserError
 
 REPORT_FILES = ("report.md", "report.html", "figures")
@@ -27,6 +27,8 @@ REPORT_FILES = ("report.md", "report.html", "figures")
 TASK_ORDER = ("classification", "segmentation")
 CLS_FIGURES = (("tsne.png", "t-SNE", "t-SNE of the second-last layer features of the validation images"),
                ("confusion_matrix.png", "Confusion matrix", "confusion matrix on the validation set (row-normalised)"))
+#: a segmentation run's pixel confusion matrix (engines/handlers/confusion.py)
+SEG_CONFUSION = "confusion_matrix.png"
 
 
 def _slug(text: str) -> str:
@@ -67,10 +69,19 @@ class _Writer:
         if iou is not None:
             doc.heading("Per-class IoU", 4)
             doc.table(iou)
+        scores = class_scores_table(run)
+        if scores is not None:
+            doc.heading("Per-class scores", 4)
+            doc.table(scores)
         if run.task == "classification":
             self.classification_figures(lab, run)
         else:
             self.mask_grid(lab, run)
+            src = run.find(SEG_CONFUSION)
+            if src is not None:
+                self.doc.heading("Confusion matrix", 4)
+                self.copy_figure(src, f"{_slug(lab)}_confusion", f"{lab}: pixel confusion matrix of the last "
+                                 "validation (row-normalised)")
 
     def classification_figures(self, lab: str, run: Run) -> None:
         for rel, heading, caption in CLS_FIGURES:

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ignite_zoo.engines.metrics import PER_CLASS
 from ignite_zoo.engines.reports.runs import Run, best_row, finite, metric_mode, short_metric
 
 #: numbers in tables: 4 decimals (mIoU 0.6123), general format outside [1e-3, 1e4)
 DECIMALS = 4
 MISSING = "-"
+NOT_SCORED = "not scored"
 
 
 def fmt(v: Any) -> str:
@@ -89,16 +91,20 @@ def metrics_table(run: Run) -> Table:
     keys: list[str] = []
     for row in run.history:
         keys += [k for k in row if k not in keys]
-    keys = [k for k in keys if k != "epoch" and not k.startswith("val/IoU/") and not k.endswith("seconds")
-            and k != "lr"]
+    keys = [k for k in keys if k != "epoch" and not _per_class(k) and not k.endswith("seconds") and k != "lr"]
     keys.sort(key=lambda k: (not k.startswith("val/"), k != key))
     header = ["metric", f"final (epoch {final['epoch']})",
               f"best {short_metric(key)} (epoch {best.get('epoch', MISSING)})"]
     return Table(header, [[k, fmt(final.get(k)), fmt(best.get(k))] for k in keys])
 
 
+def _per_class(key: str) -> bool:
+    return any(key.startswith(f"val/{s}/") for s in PER_CLASS)
+
+
 def class_iou_table(run: Run) -> Table | None:
-    """Per-class IoU at the final and best epochs; None for runs without ``val/IoU/*``."""
+    """Per-class IoU at the final and best epochs; None for runs without ``val/IoU/*``.
+    A class outside the mean reads "not scored" (whatever an older run recorded for it)."""
     names = run.class_names
     if not names:
         return None
@@ -106,11 +112,27 @@ def class_iou_table(run: Run) -> Table | None:
     final, best = run.final, run.best
     rows = []
     for i, n in enumerate(names):
-        label = n if i in in_miou else f"{n} (not in mIoU)"
-        rows.append([label, fmt(final.get(f"val/IoU/{n}")), fmt(best.get(f"val/IoU/{n}"))])
+        if i not in in_miou:
+            rows.append([f"{n} (not in mIoU)", NOT_SCORED, NOT_SCORED])
+            continue
+        rows.append([n, fmt(final.get(f"val/IoU/{n}")), fmt(best.get(f"val/IoU/{n}"))])
     rows.append(["mIoU", fmt(final.get("val/mIoU")), fmt(best.get("val/mIoU"))])
     return Table(["class", f"IoU final (epoch {final['epoch']})",
                   f"IoU best (epoch {best.get('epoch', MISSING)})"], rows)
+
+
+def class_scores_table(run: Run) -> Table | None:
+    """IoU, F1, precision and recall per class at the final epoch, all from the run's one
+    confusion matrix; None for runs that recorded only IoU (or no per-class score)."""
+    names, final = run.class_names, run.final
+    if not names or not any(f"val/F1/{n}" in final for n in names):
+        return None
+    in_miou = run.eval_classes
+    rows = [[n, *([fmt(final.get(f"val/{s}/{n}")) for s in PER_CLASS] if i in in_miou
+                  else [NOT_SCORED] * len(PER_CLASS))] for i, n in enumerate(names)]
+    means = [fmt(final.get("val/mIoU")), fmt(final.get("val/mF1")), MISSING, MISSING]
+    rows.append(["mean (scored classes)", *means])
+    return Table([f"class (epoch {final['epoch']})", *PER_CLASS], rows)
 
 
 def _component(c: Any) -> str:

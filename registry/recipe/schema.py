@@ -57,6 +57,9 @@ SCHEMA: dict[str, Any] = {
             "prefetch_factor": Key((int, NULL), None, minimum=1),
             "drop_last": Key((bool,), True),
         },
+        # how training images are drawn (zoo/data/samplers.py), e.g. {type: class_balanced,
+        # rule: sqrt_inverse_frequency}; null: shuffled, each image once an epoch
+        "sampler": Key((dict, NULL), None, doc=COMPONENT),
     },
     "model": {
         "backbone": Key((dict,), required=True, doc=COMPONENT, path_args=("weights",)),
@@ -89,6 +92,8 @@ SCHEMA: dict[str, Any] = {
         "max_iters_per_epoch": Key((int, NULL), None, doc="cap for quick trials; null: the whole loader", minimum=1),
     },
     "eval": {
+        "ema": Key((dict, NULL), None, doc="{momentum: 0.999, ...}: an exponential moving average of the weights "
+                   "validates and fills the best checkpoint (engines/handlers/ema.py); null: off"),
         "every": Key((int,), 1, doc="validate every N epochs (and always after the last)", minimum=1),
         "miou_classes": Key((list, NULL), None, doc="class ids averaged into mIoU; null: the dataset's eval classes"),
         "metric": Key((str, NULL), None, doc="the metric that picks the best checkpoint"),
@@ -123,6 +128,7 @@ SCHEMA: dict[str, Any] = {
     "out": {
         "root": Key((str,), "runs", path=True),
         "name": Key((str, NULL), None, doc="default: the recipe file's name"),
+        "confusion": Key((bool,), True, doc="segmentation: confusion_matrix.png of the latest validation"),
         "dir": Key((str, NULL), None, path=True, doc="an explicit run directory (resume uses it)"),
     },
 }
