@@ -16,7 +16,7 @@ from ignite_zoo.engines.checkpoint import EngineState, RecipeState
 from ignite_zoo.engines.evaluator import create_evaluator
 from ignite_zoo.engines.metrics import classification_metrics, segmentation_metrics
 from ignite_zoo.engines.preflight import preflight
-from ignite_zoo.engines.runtime import resolve_amp, resolve_device
+from ignite_zoo.engines.predictor import PredictSettings, Predictor
 from ignite_zoo.engines.step import StepConfig
 from ignite_zoo.engines.trainer import create_trainer
 from ignite_zoo.registry import LOSSES, OPTIMIZERS, SCHEDULERS
@@ -87,6 +87,7 @@ class Training:
     val_loader: Any
     to_save: dict
     epoch_length: int
+    predictor: Any = None  # engines.predictor.Predictor: validation's, snapshots' and tools' logits
 
 
 def build_model_on(recipe: Mapping[str, Any], device: torch.device, channels_last: bool) -> torch.nn.Module:
@@ -128,42 +129,23 @@ def build_metrics(recipe: Mapping[str, Any], val_ds: Any, loss_fn: Any, device: 
     return {**segmentation_metrics(num_classes, classes, device=device), **val_loss}
 
 
-def slide_predictor(recipe: Mapping[str, Any], model: torch.nn.Module, cfg: StepConfig) -> Any:
-    """``eval.mode: slide``: validation predicts in overlapping tiles (bounded memory for
-    large scenes); None for whole-image prediction."""
-    if recipe["eval"]["mode"] != "slide":
-        return None
-    from ignite_zoo.engines.evaluator import predict_logits
-    from ignite_zoo.engines.inference import SlideSettings, predict_logits_auto
-
-    s = SlideSettings.from_recipe(recipe)
-
-    def predict(x: torch.Tensor) -> torch.Tensor:
-        if not s.tiles(*x.shape[-2:]):
-            return predict_logits(model, x, cfg)
-        return predict_logits_auto(None, x, cfg, "slide", s.tile, s.overlap, batch_tiles=s.batch_tiles,
-                                   blend=s.blend, step_fn=lambda t: predict_logits(model, t, cfg))
-
-    return predict
-
-
 def build_training(recipe: dict, device: torch.device | None = None) -> Training:
     """Datasets, model, loss, optimizer, schedule, engines and metrics (no file handlers),
     after one batch of each split has gone through all of them (``preflight``)."""
     tr = recipe["train"]
-    device = device or resolve_device(tr["device"])
-    amp_dtype = resolve_amp(tr["amp"], device)
-    step_cfg = StepConfig(device=device, amp_dtype=amp_dtype, channels_last=tr["channels_last"],
-                          accum_steps=tr["accum_steps"], clip_grad_norm=tr["clip_grad_norm"],
-                          non_blocking=device.type == "cuda")
+    step_cfg = StepConfig.from_recipe(recipe, device)
+    device = step_cfg.device
     train_ds, val_ds, train_loader, val_loader = build_loaders(recipe, device)
     model = build_model_on(recipe, device, tr["channels_last"])
     loss_fn = LOSSES.build(recipe["loss"], _path="loss")
     metrics = build_metrics(recipe, val_ds, loss_fn, device)
+    settings = PredictSettings.from_recipe(recipe)
     run_model = preflight(recipe, maybe_compile(model, tr["compile"]), model, loss_fn, metrics,
-                          (train_ds, train_loader), (val_ds, val_loader), step_cfg)
+                          (train_ds, train_loader), (val_ds, val_loader), step_cfg,
+                          lambda m: Predictor.for_model(m, step_cfg, settings), num_classes_of(recipe, val_ds))
     if idist.get_world_size() > 1:
         run_model = model = idist.auto_model(model)
+    predictor = Predictor.for_model(run_model, step_cfg, settings)
     optimizer = OPTIMIZERS.build(recipe["optim"], _path="optim", params=model.parameters())
     if idist.get_world_size() > 1:
         optimizer = idist.auto_optim(optimizer)
@@ -176,7 +158,7 @@ def build_training(recipe: dict, device: torch.device | None = None) -> Training
         scheduler = SCHEDULERS.build(recipe["sched"], _path="sched", optimizer=optimizer,
                                      total_iters=steps_per_epoch * tr["epochs"], iters_per_epoch=steps_per_epoch)
     trainer = create_trainer(run_model, optimizer, loss_fn, step_cfg, scheduler)
-    evaluator = create_evaluator(run_model, metrics, step_cfg, slide_predictor(recipe, run_model, step_cfg))
+    evaluator = create_evaluator(predictor, metrics, step_cfg)
     to_save: dict[str, Any] = {"model": model, "optimizer": optimizer, "trainer": EngineState(trainer),
                                "recipe": RecipeState(recipe)}
     if scheduler is not None:
@@ -184,4 +166,4 @@ def build_training(recipe: dict, device: torch.device | None = None) -> Training
     if trainer.grad_scaler is not None:  # fp16 loss scale, so a resumed fp16 run continues exactly
         to_save["grad_scaler"] = trainer.grad_scaler
     return Training(recipe, model, optimizer, scheduler, loss_fn, trainer, evaluator, step_cfg,
-                    train_ds, val_ds, train_loader, val_loader, to_save, iters)
+                    train_ds, val_ds, train_loader, val_loader, to_save, iters, predictor)

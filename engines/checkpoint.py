@@ -226,5 +226,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[to
     model = build_model_quietly(recipe["model"])
     if "model" not in ckpt:
         raise CheckpointError(f"{path}: holds no model weights")
-    load_state_strict(model, ckpt["model"], f"checkpoint {path}")
+    from ignite_zoo.zoo.compat import upgrade_state_dict
+
+    load_state_strict(model, upgrade_state_dict(ckpt["model"], model), f"checkpoint {path}")
     return model.to(device).eval(), recipe

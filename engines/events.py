@@ -40,6 +40,7 @@ class RunContext:
     metric: Any  # engines.metrics.MetricSpec
     val_ds: Any
     step_cfg: Any  # engines.step.StepConfig
+    predictor: Any = None  # engines.predictor.Predictor: the validation's images -> logits
     run_dir: Any = None  # engines.run_dir.RunDir on rank 0
     dataset_info: Any = None  # the validation dataset's facts (classes, colours, ...)
     provenance: dict = field(default_factory=dict)  # {"init": what the backbone started from}

@@ -20,11 +20,12 @@ from ignite.metrics import Average
 from ignite.utils import manual_seed
 
 from ignite_zoo.engines.build import Training, build_training
-from ignite_zoo.engines.checkpoint import load_state_strict, read_checkpoint
+from ignite_zoo.engines.checkpoint import load_state_strict, read_checkpoint, recipe_of
 from ignite_zoo.engines.events import RunContext, RunEvents
 from ignite_zoo.engines.handlers import attach_handlers, close_handlers
 from ignite_zoo.engines.metrics import flatten_metrics, metric_spec, scored_classes
 from ignite_zoo.engines.preflight import rng_kept
+from ignite_zoo.engines.resume_check import check_resume_settings
 from ignite_zoo.engines.run_dir import RunDir, prepare_run_dir
 from ignite_zoo.engines.runtime import keep_freed_memory, resolve_device, seed_everything, set_deterministic, set_threads
 from ignite_zoo.registry.errors import CheckpointError, RunError
@@ -67,10 +68,11 @@ def attach_epoch_summary(t: Training) -> None:
     trainer.add_event_handler(Events.EPOCH_COMPLETED, on_epoch)
 
 
-def resume_from(t: Training, ckpt_path: Path) -> None:
+def resume_from(t: Training, ckpt_path: Path) -> dict:
     """Load every state the checkpoint holds into the run; refuse one from another recipe.
-    Reads only: nothing in any run directory changes here."""
+    Reads only: nothing in any run directory changes here. Returns the checkpoint's recipe."""
     ckpt = read_checkpoint(ckpt_path)
+    trained_with = recipe_of(ckpt, ckpt_path)
     missing = [k for k in t.to_save if k not in ckpt and k != "recipe"]
     if missing:
         raise CheckpointError(f"resume: {ckpt_path} lacks {', '.join(missing)}; was it written by another recipe "
@@ -82,6 +84,7 @@ def resume_from(t: Training, ckpt_path: Path) -> None:
     rest = {k: v for k, v in t.to_save.items() if k not in ("model", "recipe")}
     Checkpoint.load_objects(to_load=rest, checkpoint={k: ckpt[k] for k in rest})
     log.info("resumed from %s at epoch %d (iteration %d)", ckpt_path, t.trainer.state.epoch, t.trainer.state.iteration)
+    return trained_with
 
 
 def backbone_init(recipe: dict) -> str:
@@ -140,7 +143,7 @@ def run_rank(local_rank: int, recipe: dict, run_path: str | None, resume: str | 
         keep_freed_memory()  # no page faults on every step's fresh tensors
     t = build_training(recipe, device)
     if resume:
-        resume_from(t, Path(resume))
+        trained_with = resume_from(t, Path(resume))
         saved = t.trainer.state.epoch_length
         if saved is not None and saved != t.epoch_length:
             raise RunError(f"resume: {resume} was trained with {saved} iterations per epoch and this recipe gives "
@@ -154,10 +157,11 @@ def run_rank(local_rank: int, recipe: dict, run_path: str | None, resume: str | 
             log.warning("resume: %s has finished all %d epochs of train.epochs; nothing to do (pass a larger "
                         "train.epochs to continue it)", resume, done)
             return
+        check_resume_settings(trained_with, recipe, resume)
     run = RunDir(run_path) if rank0 else None
     ctx = RunContext(recipe=recipe, trainer=t.trainer, evaluator=t.evaluator, model=t.model, optimizer=t.optimizer,
                      to_save=t.to_save, metric=metric_spec(recipe), val_ds=t.val_ds, step_cfg=t.step_cfg,
-                     run_dir=run, dataset_info=getattr(t.val_ds, "info", None))
+                     predictor=t.predictor, run_dir=run, dataset_info=getattr(t.val_ds, "info", None))
     if rank0:
         ctx.provenance = {"init": backbone_init(recipe), "architecture": architecture_text(t)}
     attach_epoch_summary(t)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -83,20 +83,21 @@ def _check_output(out: Any, x: torch.Tensor, y: torch.Tensor, recipe: Mapping[st
 
 def preflight(recipe: Mapping[str, Any], run_model: torch.nn.Module, model: torch.nn.Module, loss_fn: Any,
               metrics: Mapping[str, Any], train: tuple[Any, Any], val: tuple[Any, Any],
-              cfg: StepConfig) -> torch.nn.Module:
+              cfg: StepConfig, predictor_for: Callable[[torch.nn.Module], Any], num_classes: int) -> torch.nn.Module:
     """Check one batch of each split; returns the model to train with (``model`` itself
-    when ``train.compile`` was asked for but the compiler fails on this machine)."""
-    from ignite_zoo.engines.build import num_classes_of
+    when ``train.compile`` was asked for but the compiler fails on this machine).
 
-    num_classes = num_classes_of(recipe, val[0])
+    The validation batch goes through the run's predictor (``predictor_for(model)``), as
+    validation will: whole or tiled, with its test-time augmentation."""
     was_training = model.training
     model.eval()
     try:
         with rng_kept():
             for split, (ds, loader) in (("train", train), ("val", val)):
                 x, y = to_device(_first_batch(ds, loader, split), cfg)
+                forward = (lambda m, x: predictor_for(m)(x)) if split == "val" else (lambda m, x: _forward(m, x, cfg))
                 try:
-                    out = _forward(run_model, x, cfg)
+                    out = forward(run_model, x)
                 except UserError:
                     raise
                 except Exception as e:
@@ -105,7 +106,7 @@ def preflight(recipe: Mapping[str, Any], run_model: torch.nn.Module, model: torc
                     log.warning("train.compile: the compiled model failed on its first batch (%s: %s); "
                                 "running the model uncompiled", type(e).__name__, str(e).splitlines()[0][:200])
                     run_model = model
-                    out = _forward(run_model, x, cfg)
+                    out = forward(run_model, x)
                 _check_output(out, x, y, recipe, num_classes)
                 out = out.float()
                 with torch.no_grad():

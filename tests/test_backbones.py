@@ -40,27 +40,54 @@ def test_feature_names_and_shapes_match_torchvision(name, bn):
 
 def test_channels_and_strides_full_width():
     bb = BACKBONES.build("vgg16")
-    assert bb.channels == {8: 256, 16: 512, 32: 512}
-    assert bb.classifier_state is None
+    assert [(f.stride, f.channels) for f in bb.feature_info] == [(2, 64), (4, 128), (8, 256), (16, 512), (32, 512)]
+    assert bb.in_chans == 3 and bb.classifier_state is None
 
 
-@pytest.mark.parametrize("size,expected", [((64, 64), {8: (8, 8), 16: (4, 4), 32: (2, 2)}),
-                                           ((500, 375), {8: (63, 47), 16: (32, 24), 32: (16, 12)})])
-def test_forward_returns_ceil_sized_maps_by_stride(size, expected):
+@pytest.mark.parametrize("size,expected", [((64, 64), [(32, 32), (16, 16), (8, 8), (4, 4), (2, 2)]),
+                                           ((500, 375), [(250, 188), (125, 94), (63, 47), (32, 24), (16, 12)])])
+def test_forward_returns_a_list_of_ceil_sized_maps_described_by_feature_info(size, expected):
     bb = BACKBONES.build({"type": "vgg16", "width": 0.125}).eval()
-    assert bb.channels == {8: 32, 16: 64, 32: 64}
+    assert [(f.stride, f.channels) for f in bb.feature_info] == [(2, 8), (4, 16), (8, 32), (16, 64), (32, 64)]
     with torch.no_grad():
         out = bb(torch.randn(1, 3, *size))
-    assert sorted(out) == [8, 16, 32]
-    for s, hw in expected.items():
-        assert tuple(out[s].shape) == (1, bb.channels[s], *hw)
+    assert isinstance(out, list) and len(out) == 5
+    for t, f, hw in zip(out, bb.feature_info, expected):
+        assert tuple(t.shape) == (1, f.channels, *hw)
+
+
+def test_vgg_out_indices_keep_fewer_maps_and_layers():
+    bb = BACKBONES.build({"type": "vgg16", "width": 0.125, "out_indices": [2, 3]}).eval()
+    assert [f.stride for f in bb.feature_info] == [8, 16]
+    assert len(bb.features) == 24  # up to pool4: pool5's convolutions are not built
+    with torch.no_grad():
+        assert [tuple(t.shape[-2:]) for t in bb(torch.randn(1, 3, 64, 64))] == [(8, 8), (4, 4)]
+    with pytest.raises(RecipeError, match="out_indices"):
+        BACKBONES.build({"type": "vgg16", "out_indices": [5]})
+
+
+def test_vgg_in_chans_adapts_the_first_convolution(vgg16_file):
+    """RGB filters stay on the bands named RGB; every other band starts from their mean."""
+    feats, state, path = vgg16_file
+    bb = BACKBONES.build({"type": "vgg16", "weights": str(path), "in_chans": 5, "rgb_bands": [2, 1, 0]})
+    w, rgb = bb.features[0].weight, state["features.0.weight"]
+    assert w.shape == (64, 5, 3, 3) and bb.in_chans == 5
+    assert torch.equal(w[:, 2], rgb[:, 0]) and torch.equal(w[:, 1], rgb[:, 1]) and torch.equal(w[:, 0], rgb[:, 2])
+    assert torch.allclose(w[:, 3], rgb.mean(1)) and torch.allclose(w[:, 4], rgb.mean(1))
+    assert torch.equal(bb.features[2].weight, state["features.2.weight"])
+    with torch.no_grad():
+        assert bb(torch.randn(1, 5, 32, 32))[-1].shape == (1, 512, 1, 1)
+    with pytest.raises(RecipeError, match="rgb_bands"):
+        BACKBONES.build({"type": "vgg16", "in_chans": 4, "rgb_bands": [0, 1, 4]})
+    with pytest.raises(RecipeError, match="in_chans"):
+        BACKBONES.build({"type": "vgg16", "in_chans": 0})
 
 
 def test_floor_pooling_option_matches_torchvision_sizes():
     bb = BACKBONES.build({"type": "vgg16", "width": 0.125, "ceil_mode": False}).eval()
     with torch.no_grad():
         out = bb(torch.randn(1, 3, 500, 375))
-    assert tuple(out[32].shape[-2:]) == (15, 11)
+    assert tuple(out[-1].shape[-2:]) == (15, 11)
 
 
 def test_random_init_is_logged(caplog):
@@ -78,8 +105,8 @@ def test_weights_file_loads_strictly_and_keeps_classifier(vgg16_file):
     assert torch.equal(bb.classifier_state["6.bias"], state["classifier.6.bias"])
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
-        assert torch.allclose(bb(x)[32], feats(x), atol=1e-6)
-        assert torch.allclose(bb(x)[8], feats[:17](x), atol=1e-6)
+        assert torch.allclose(bb(x)[-1], feats(x), atol=1e-6)
+        assert torch.allclose(bb(x)[2], feats[:17](x), atol=1e-6)
 
 
 def test_bn_file_into_plain_vgg_names_file_and_keys(vgg16_file, tmp_path):
@@ -128,17 +155,27 @@ def test_weights_need_full_width(vgg16_file):
 # -- timm ---------------------------------------------------------------------------------
 def test_timm_backbone_strides_and_channels_from_feature_info():
     bb = BACKBONES.build({"type": "timm:resnet18"}).eval()
-    assert bb.channels == {2: 64, 4: 64, 8: 128, 16: 256, 32: 512}
+    assert [(f.stride, f.channels) for f in bb.feature_info] == [(2, 64), (4, 64), (8, 128), (16, 256), (32, 512)]
     assert bb.classifier_state is None
     with torch.no_grad():
         out = bb(torch.randn(1, 3, 64, 48))
-    assert {s: tuple(t.shape) for s, t in out.items()} == {
-        2: (1, 64, 32, 24), 4: (1, 64, 16, 12), 8: (1, 128, 8, 6), 16: (1, 256, 4, 3), 32: (1, 512, 2, 2)}
+    assert [tuple(t.shape) for t in out] == [
+        (1, 64, 32, 24), (1, 64, 16, 12), (1, 128, 8, 6), (1, 256, 4, 3), (1, 512, 2, 2)]
+
+
+def test_timm_in_chans_and_output_stride_keep_several_maps_at_one_stride():
+    bb = BACKBONES.build({"type": "timm:resnet18", "in_chans": 4, "output_stride": 8}).eval()
+    assert [f.stride for f in bb.feature_info] == [2, 4, 8, 8, 8]  # a dict keyed by stride kept one of three
+    with torch.no_grad():
+        out = bb(torch.randn(1, 4, 64, 64))
+    assert [tuple(t.shape[-2:]) for t in out] == [(32, 32), (16, 16), (8, 8), (8, 8), (8, 8)]
+    with pytest.raises(RecipeError, match="output_stride"):
+        BACKBONES.build({"type": "timm:resnet18", "output_stride": 12})
 
 
 def test_timm_out_indices():
     bb = BACKBONES.build({"type": "timm:resnet18", "out_indices": [2, 3, 4]})
-    assert sorted(bb.channels) == [8, 16, 32]
+    assert [f.stride for f in bb.feature_info] == [8, 16, 32]
 
 
 def test_timm_local_weights_load_and_mismatch_fails(tmp_path, vgg16_file):

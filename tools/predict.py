@@ -17,8 +17,11 @@ normalization layers are held in bf16 once, which computes the same) and validat
 batch size, so `tools/evaluate.py OUTPUT_DIR <truth folder> --run RUN`
 reproduces the run's validation mIoU. --tile predicts in overlapping windows whose
 logits are blended (memory bounded by the window batch); --tile-above only tiles images
-whose longer side is larger. OUTPUT_DIR may not be INPUT_DIR nor hold files that this
-tool did not write (--overwrite allows both).
+whose longer side is larger. A .tif INPUT_DIR (or a folder of GeoTIFFs) is predicted
+window by window into OUTPUT_DIR/NAME.tif: a class raster with the scene's CRS,
+geotransform and size, a colour table and nodata (see docs/geospatial.md).
+OUTPUT_DIR may not be INPUT_DIR nor hold files that this tool did not write
+(--overwrite allows both).
 """
 from __future__ import annotations
 
@@ -43,22 +46,26 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder to write the masks into (created)")
     p.add_argument("--batch-size", type=int, default=None,
                    help="images per forward pass (default: the run's validation batch size)")
-    p.add_argument("--tta", choices=["flip"], default=None,
-                   help="test-time augmentation: 'flip' averages the horizontally flipped prediction in")
+    p.add_argument("--tta", choices=["flip", "d4"], default=None,
+                   help="test-time augmentation, averaging logits: 'flip' (the image and its mirror image) or "
+                        "'d4' (its 8 flips and right-angle turns); default: the recipe's eval.tta")
     p.add_argument("--device", default=None,
                    help="'cpu', 'cuda', 'cuda:1' or 'auto' (default: the recipe's train.device)")
     p.add_argument("--last", action="store_true", help="with a run directory: use its latest checkpoint, not its best")
     p.add_argument("--tile", type=int, default=None,
-                   help="predict in windows of TILE x TILE pixels (default: the recipe's eval.tile when "
-                        "eval.mode is slide, else whole images)")
+                   help="predict in windows of TILE x TILE pixels (default: the recipe's eval settings: whole "
+                        "images, tiled where they would need more than about 2 GiB of activations)")
     p.add_argument("--overlap", type=int, default=None,
                    help="pixels shared by neighbouring windows (default: the recipe's eval.overlap, else a quarter "
                         "of the tile)")
     p.add_argument("--tile-above", type=int, default=None, metavar="PIXELS",
                    help="tile only images whose longer side exceeds PIXELS (default: the recipe's "
                         "eval.tile_above; tiling then uses --tile or 512)")
-    p.add_argument("--blend", choices=["gaussian", "linear", "mean"], default="gaussian",
+    p.add_argument("--blend", choices=["gaussian", "linear", "mean"], default=None,
                    help="weights of overlapping windows' logits (default gaussian)")
+    p.add_argument("--whole", action="store_true", help="never tile, whatever the image size")
+    p.add_argument("--probabilities", action="store_true",
+                   help="GeoTIFF scenes: also write NAME_probabilities.tif, one uint8 band of scores per class")
     p.add_argument("--overwrite", action="store_true",
                    help="allow OUTPUT_DIR to be INPUT_DIR or to hold files this tool did not write")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers decoding images (default 0)")
@@ -76,19 +83,31 @@ def main(argv: Sequence[str]) -> int:
     if args.tile is not None and args.overlap is not None and args.overlap >= args.tile:
         raise UsageError(f"--overlap {args.overlap}: expected less than --tile ({args.tile})")
 
-    from ignite_zoo.engines.inference import SlideSettings, load_predictor, predict_folder
+    from ignite_zoo.engines.inference import load_predictor, predict_folder
     from ignite_zoo.engines.inference.predict import check_input_folder
+    from ignite_zoo.engines.inference.scenes import is_scene_input, predict_scenes
+
+    if is_scene_input(args.input_dir):  # GeoTIFF scenes: class rasters on the scenes' own map grids
+        trained = load_predictor(args.checkpoint, args.device, last=args.last, tta=args.tta)
+        done = predict_scenes(trained, args.input_dir, args.output_dir, tile=args.tile, overlap=args.overlap,
+                              probabilities=args.probabilities, overwrite=args.overwrite,
+                              progress=not args.no_progress, blend=args.blend)
+        print(f"wrote {len(done)} class rasters to {Path(args.output_dir)}")
+        return 0
 
     check_input_folder(args.checkpoint, args.input_dir)  # a run's wrong or empty folder fails before its model loads
-    predictor = load_predictor(args.checkpoint, args.device, last=args.last, tta=args.tta)
-    slide = SlideSettings.from_recipe(predictor.recipe, tile=args.tile, overlap=args.overlap,
-                                      above=args.tile_above, blend=args.blend)
-    print(f"model: {predictor.source}", file=sys.stderr)
-    print(f"device: {predictor.device}, precision: {predictor.precision}", file=sys.stderr)
-    if slide.mode == "slide":
-        where = "all images" if slide.above is None else f"images larger than {slide.above} px"
-        print(f"tiles: {slide.tile} px, overlap {slide.overlap} px, {slide.blend} blending, {where}", file=sys.stderr)
-    result = predict_folder(predictor, args.input_dir, args.output_dir, args.batch_size, slide,
+    trained = load_predictor(args.checkpoint, args.device, last=args.last, tta=args.tta, tile=args.tile,
+                             overlap=args.overlap, above=args.tile_above, blend=args.blend,
+                             mode="whole" if args.whole else None)
+    s = trained.predictor.settings
+    print(f"model: {trained.source}", file=sys.stderr)
+    print(f"device: {trained.device}, precision: {trained.precision}" + (f", tta: {s.tta}" if s.tta else ""),
+          file=sys.stderr)
+    if s.mode != "whole":
+        where = {"slide": "all images" if s.above is None else f"images larger than {s.above} px",
+                 "auto": f"images needing more than {s.memory_gib:g} GiB of activations"}[s.mode]
+        print(f"tiles: {s.tile} px, overlap {s.window_overlap} px, {s.blend} blending, {where}", file=sys.stderr)
+    result = predict_folder(trained, args.input_dir, args.output_dir, args.batch_size,
                             num_workers=args.workers, progress=not args.no_progress, overwrite=args.overwrite)
     tiled = f" ({result.tiled} in tiles)" if result.tiled else ""
     print(f"wrote {len(result.ids)} masks{tiled} to {result.out_dir}")

@@ -1,21 +1,144 @@
-"""Build the model a recipe's ``model`` section describes: a backbone inside a head."""
+"""The model a recipe's ``model`` section describes: normalise -> pad -> backbone -> head -> crop.
+
+``SegmentationModel`` (and ``ClassificationModel``) own their input, as
+segmentation_models_pytorch's ``SegmentationModel`` and mmsegmentation's data preprocessor
+do: they take raw pixel values (``[N, C, H, W]``, any dtype) and normalise them with
+buffers declared once in the recipe (``model.normalize``), so a checkpoint or an exported
+ONNX graph carries its own normalisation and no copy of it elsewhere can disagree. The
+input is padded to the multiple the head's strides need and the logits are cropped back,
+so H x W in gives H x W out for every head, with no branch on sizes (export keeps height
+and width symbolic). Padded pixels are outside the cropped logits, so they never reach
+the loss or the metric.
+"""
 from __future__ import annotations
 
-from typing import Any, Mapping
+import inspect
+import warnings
+from typing import Any, Mapping, Sequence
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ignite_zoo.zoo import backbones  # noqa: F401  (fills BACKBONES)
-from ignite_zoo.zoo import heads  # noqa: F401  (fills HEADS)
 from ignite_zoo.registry.errors import RecipeError
 from ignite_zoo.registry.registry import BACKBONES, HEADS
+from ignite_zoo.zoo.backbones.base import feature_info_of
+from ignite_zoo.zoo.compat import LegacyBackboneView, LegacyHeadModel
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def normalize_values(cfg: Mapping[str, Any] | None, in_chans: int) -> tuple[list[float], list[float]]:
+    """(mean, std) per input channel in raw pixel units, from ``model.normalize``.
+
+    ``mean``/``std`` are fractions of ``max_pixel_value`` (ImageNet's for 3 channels when
+    not given), a scalar applying to every channel; the values returned are multiplied by
+    ``max_pixel_value`` so the model computes ``(x - mean) / std`` on raw pixels.
+    """
+    cfg = dict(cfg or {})
+    unknown = sorted(set(cfg) - {"mean", "std", "max_pixel_value"})
+    if unknown:
+        raise RecipeError(f"model.normalize: unknown keys {unknown}; expected mean, std, max_pixel_value")
+    scale = cfg.get("max_pixel_value", 255.0)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+        raise RecipeError(f"model.normalize.max_pixel_value: expected a positive number, got {scale!r}")
+
+    def per_channel(key: str, default: Sequence[float]) -> list[float]:
+        value = cfg.get(key)
+        if value is None:
+            if in_chans != len(default):
+                raise RecipeError(f"model.normalize.{key}: the backbone takes {in_chans} bands; give {in_chans} "
+                                  f"values (the default is ImageNet's, for 3), e.g. from `ignite-zoo stats`")
+            value = list(default)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value] * in_chans
+        if not isinstance(value, (list, tuple)) or len(value) != in_chans or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            raise RecipeError(f"model.normalize.{key}: expected a number or a list of {in_chans} numbers "
+                              f"(one per input band), got {value!r}")
+        if key == "std" and not all(v > 0 for v in value):
+            raise RecipeError(f"model.normalize.std: expected positive values, got {value!r}")
+        return [float(v) * float(scale) for v in value]
+
+    return per_channel("mean", IMAGENET_MEAN), per_channel("std", IMAGENET_STD)
+
+
+class _Normalizing(nn.Module):
+    """Raw pixels in: ``(x - pixel_mean) / pixel_std`` with the buffers saved in checkpoints."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        self.register_buffer("pixel_mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("pixel_std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    @property
+    def in_chans(self) -> int:
+        return int(self.pixel_mean.shape[1])
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x - mean) / std`` computed in float32 whatever the input and buffer dtypes
+        (integer pixels, or bf16 ones for a model held in bf16, which then gets bf16 back)."""
+        out = (x.float() - self.pixel_mean.float()) / self.pixel_std.float()
+        return out.to(x.dtype) if x.dtype in (torch.bfloat16, torch.float16) else out
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Zero-pad (in normalised units: the mean colour) bottom/right to a multiple of ``multiple``."""
+    if multiple <= 1:
+        return x
+    h, w = x.shape[-2], x.shape[-1]
+    return F.pad(x, (0, (multiple - w % multiple) % multiple, 0, (multiple - h % multiple) % multiple))
+
+
+class SegmentationModel(_Normalizing):
+    """normalise -> pad -> backbone (list of maps) -> head (logits at the padded size) -> crop."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__(mean, std)
+        self.backbone = backbone
+        self.head = head
+        info = feature_info_of(backbone)
+        used = getattr(head, "size_multiple", None)
+        self.size_multiple = int(used) if used else max(f.stride for f in info)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2], x.shape[-1]
+        x = pad_to_multiple(self.normalize(x), self.size_multiple)
+        logits = self.head(self.backbone(x), x.shape[-2:])
+        return logits[..., :h, :w]
+
+
+class ClassificationModel(_Normalizing):
+    """normalise -> backbone -> classification head; ``return_features`` for t-SNE."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__(mean, std)
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, x: torch.Tensor, return_features: bool = False) -> Any:
+        x = self.normalize(x)
+        if return_features:
+            return self.head(self.backbone(x), x.shape[-2:], return_features=True)
+        return self.head(self.backbone(x), x.shape[-2:])
+
+
+def _is_legacy_head(builder: Any) -> bool:
+    """A head written for 0.1's contract takes the backbone itself and is the whole model."""
+    try:
+        params = inspect.signature(builder).parameters
+    except (TypeError, ValueError):
+        return False
+    return "backbone" in params and "feature_info" not in params
 
 
 def build_model(model_cfg: Mapping[str, Any], **head_extra: Any) -> nn.Module:
-    """``HEADS.build(head, backbone=BACKBONES.build(backbone))``.
+    """The recipe's model: ``BACKBONES.build(backbone)``, then the head on its ``feature_info``.
 
-    ``head_extra`` are passed to the head on top of the recipe's (e.g. ``num_classes``
-    taken from the dataset), so callers need not edit the recipe.
+    ``head_extra`` go to the head on top of the recipe's (e.g. ``num_classes`` taken from
+    the dataset), so callers need not edit the recipe. A head whose ``task`` is
+    "classification" gets a ``ClassificationModel`` (nothing to pad or crop).
     """
     if not isinstance(model_cfg, Mapping):
         raise RecipeError(f"model: expected a section with 'backbone' and 'head', got {type(model_cfg).__name__}")
@@ -23,7 +146,27 @@ def build_model(model_cfg: Mapping[str, Any], **head_extra: Any) -> nn.Module:
         if key not in model_cfg or model_cfg[key] is None:
             raise RecipeError(f"model.{key}: missing required key (a mapping with a 'type' key)")
     head_cfg = model_cfg["head"]
-    if isinstance(head_cfg, Mapping) and "backbone" in head_cfg:
+    if isinstance(head_cfg, Mapping) and ("backbone" in head_cfg or "feature_info" in head_cfg):
         raise RecipeError("model.head.backbone: the backbone goes in model.backbone, not inside the head")
     backbone = BACKBONES.build(model_cfg["backbone"], _path="model.backbone")
-    return HEADS.build(head_cfg, _path="model.head", backbone=backbone, **head_extra)
+    info = feature_info_of(backbone)
+    in_chans = int(getattr(backbone, "in_chans", 3))
+    mean, std = normalize_values(model_cfg.get("normalize"), in_chans)
+    head_type = head_cfg.get("type") if isinstance(head_cfg, Mapping) else None
+    try:
+        builder = HEADS.get(head_type) if isinstance(head_type, str) else None
+    except RecipeError:
+        builder = None  # HEADS.build below says what is wrong with the name
+    if builder is not None and _is_legacy_head(builder):
+        warnings.warn(f"head {head_type!r} is written for ignite-zoo 0.1's contract (backbone.channels as stride -> "
+                      "channels, a forward returning the whole model's logits); it runs through a compatibility "
+                      "view. Take feature_info (a list of maps with stride and channels) and forward(features, "
+                      "size) instead: see CHANGELOG.md, 'Upgrading from 0.1'", FutureWarning, stacklevel=2)
+        head = HEADS.build(head_cfg, _path="model.head", backbone=LegacyBackboneView(backbone), **head_extra)
+        return LegacyHeadModel(head, mean, std)
+    head = HEADS.build(head_cfg, _path="model.head", feature_info=info, **head_extra)
+    state = getattr(backbone, "classifier_state", None)
+    if state and hasattr(head, "load_classifier_state"):
+        head.load_classifier_state(state)
+    cls = ClassificationModel if getattr(head, "task", "segmentation") == "classification" else SegmentationModel
+    return cls(backbone, head, mean, std)

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
-from ignite_zoo.engines.evaluator import predict_logits
 from ignite_zoo.engines.events import RunContext, RunEvents
 from ignite_zoo.engines.metrics import confusion_from_ids, miou_from_confusion
 from ignite_zoo.registry import HANDLERS
@@ -104,13 +103,12 @@ class MaskSnapshots:
         folder = self.out_dir / f"epoch_{epoch}"
         folder.mkdir(parents=True, exist_ok=True)
         samples = [self.dataset[self.dataset.index_of(id_)] for id_ in self.ids]
-        cfg = self.run.step_cfg
+        predict = self.run.predictor  # the validation's own: tiles and TTA as it does
         images = [x for x, _ in samples]
-        if len({tuple(x.shape) for x in images}) == 1:  # one forward: the weights are cast once, not per image
-            preds = list(predict_logits(self.run.model, torch.stack(images).to(cfg.device), cfg).argmax(1).cpu().numpy())
+        if len({tuple(x.shape) for x in images}) == 1:  # one forward for all of them
+            preds = list(predict(torch.stack(images)).argmax(1).cpu().numpy())
         else:
-            preds = [predict_logits(self.run.model, x.unsqueeze(0).to(cfg.device), cfg).argmax(1)[0].cpu().numpy()
-                     for x in images]
+            preds = [predict(x.unsqueeze(0)).argmax(1)[0].cpu().numpy() for x in images]
         classes = self.run.recipe["eval"]["miou_classes"]
         classes = list(self.info.eval_classes) if classes is None else classes
         scores, colours = {}, {}

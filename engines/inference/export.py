@@ -1,9 +1,10 @@
 """ONNX export of a trained model, and prediction from the exported file.
 
 The exported file is the whole deployable model: the graph with dynamic batch, height and
-width, plus ``metadata_props`` holding what prediction needs besides the weights
-(normalisation mean/std, class names, palette, input channels, task) and the resolved
-recipe YAML, so ``tools/predict.py model.onnx ...`` runs it with ONNX Runtime without the
+width, taking raw pixels (the model's normalisation buffers are part of the graph, so no
+metadata copy of them can disagree with the run), plus ``metadata_props`` holding what
+prediction needs besides the weights (class names, palette, input bands, task, the
+smallest tile and the activation memory per pixel for tiling) and the resolved recipe YAML, so ``tools/predict.py model.onnx ...`` runs it with ONNX Runtime without the
 checkpoint or the model's code.
 
 The exporter is PyTorch's ``torch.export``-based one (``dynamo=True``, which needs
@@ -28,11 +29,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ignite_zoo.engines.inference.loading import Predictor, load_trained, normalization
+from ignite_zoo.engines.inference.loading import load_trained
+from ignite_zoo.engines.inference.onnx_model import PREFIX
+from ignite_zoo.engines.predictor import Predictor, activation_bytes_per_pixel
+from ignite_zoo.engines.step import StepConfig
 from ignite_zoo.registry.errors import CheckpointError, RunError
 
 log = logging.getLogger("engines")
-PREFIX = "ignite_zoo."
 INPUT, OUTPUT = "image", "logits"
 
 
@@ -65,9 +68,7 @@ def export_metadata(recipe: dict[str, Any], num_classes: int, channels: int, sou
     import yaml
 
     classes, palette = _class_facts(recipe, num_classes)
-    norm = normalization(recipe)
-    return {PREFIX + "task": str(recipe.get("task")), PREFIX + "mean": json.dumps(norm["mean"]),
-            PREFIX + "std": json.dumps(norm["std"]), PREFIX + "classes": json.dumps(classes),
+    return {PREFIX + "task": str(recipe.get("task")), PREFIX + "classes": json.dumps(classes),
             PREFIX + "palette": json.dumps(palette), PREFIX + "input_channels": str(channels),
             PREFIX + "checkpoint": source.name, PREFIX + "recipe": yaml.safe_dump(recipe, sort_keys=False)}
 
@@ -76,7 +77,7 @@ def _example(recipe: dict[str, Any]) -> torch.Tensor:
     """A batch of 2 (a batch of 1 would fix the batch size) at the recipe's input size or 64x64."""
     size = (recipe.get("model") or {}).get("input_size") or [3, 64, 64]
     c, h, w = (int(v) for v in size)
-    return torch.randn(2, c, max(h, 32), max(w, 32), generator=torch.Generator().manual_seed(0))
+    return torch.rand(2, c, max(h, 32), max(w, 32), generator=torch.Generator().manual_seed(0)) * 255
 
 
 def _export_program(model: torch.nn.Module, x: torch.Tensor, dynamic_hw: bool = True) -> Any:
@@ -135,7 +136,7 @@ def export_onnx(path: str | os.PathLike, out: str | os.PathLike, last: bool = Fa
     model, recipe, _, ckpt = load_trained(path, "cpu", last=last)
     model = model.float().to(memory_format=torch.contiguous_format).eval()
     x = _example(recipe)
-    other = torch.randn(1, x.shape[1], x.shape[2] + 32, x.shape[3] + 64, generator=torch.Generator().manual_seed(1))
+    other = torch.rand(1, x.shape[1], x.shape[2] + 32, x.shape[3] + 64, generator=torch.Generator().manual_seed(1)) * 255
     proto = _export_program(model, x).model_proto
     session = _session(proto)
     diff, scale = _max_diff(session, model, x)
@@ -152,6 +153,9 @@ def export_onnx(path: str | os.PathLike, out: str | os.PathLike, last: bool = Fa
     meta = export_metadata(recipe, num_classes, int(x.shape[1]), ckpt)
     meta[PREFIX + "dynamic_axes"] = json.dumps(dynamic)
     meta[PREFIX + "input_size"] = json.dumps([int(v) for v in x.shape[1:]])
+    fp32 = StepConfig(torch.device("cpu"))
+    meta[PREFIX + "min_tile"] = json.dumps(Predictor.for_model(model, fp32).min_tile)
+    meta[PREFIX + "activation_bytes_per_pixel"] = json.dumps(activation_bytes_per_pixel(model, fp32, int(x.shape[1])))
     onnx.helper.set_model_props(proto, meta)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     try:
@@ -160,54 +164,3 @@ def export_onnx(path: str | os.PathLike, out: str | os.PathLike, last: bool = Fa
     finally:
         tmp.unlink(missing_ok=True)
     return ExportResult(out, dynamic, diff, scale, meta)
-
-
-class OnnxModel:
-    """An exported model under ONNX Runtime, with its metadata decoded."""
-
-    def __init__(self, path: str | os.PathLike, device: str | None = None) -> None:
-        import onnxruntime as ort
-
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise CheckpointError(f"{self.path}: not found; expected an .onnx file written by tools/export.py")
-        providers = ["CPUExecutionProvider"]
-        if device and device.startswith("cuda"):
-            providers.insert(0, "CUDAExecutionProvider")
-        try:
-            self.session = ort.InferenceSession(str(self.path), providers=providers)
-        except Exception as e:  # ONNX Runtime's errors are its own types
-            raise CheckpointError(f"{self.path}: cannot load the ONNX model ({str(e).splitlines()[0]})") from None
-        props = self.session.get_modelmeta().custom_metadata_map
-        missing = [k for k in ("recipe", "mean", "std", "classes") if PREFIX + k not in props]
-        if missing:
-            raise CheckpointError(f"{self.path}: holds no {', '.join(missing)} metadata; expected a file written "
-                                  "by tools/export.py")
-        import yaml
-
-        self.recipe: dict[str, Any] = yaml.safe_load(props[PREFIX + "recipe"])
-        self.mean = json.loads(props[PREFIX + "mean"])
-        self.std = json.loads(props[PREFIX + "std"])
-        self.classes: list[str] = json.loads(props[PREFIX + "classes"])
-        palette = json.loads(props.get(PREFIX + "palette", "null"))
-        self.palette = [tuple(c) for c in palette] if palette else None
-        self.input_name = self.session.get_inputs()[0].name
-        self.provider = self.session.get_providers()[0]
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """float32 logits of a normalised float32 batch ``[N, C, H, W]``."""
-        try:
-            return self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]
-        except Exception as e:  # a size the graph does not take
-            raise RunError(f"{self.path}: ONNX Runtime failed on an input of shape {tuple(x.shape)} "
-                           f"({str(e).splitlines()[0]})") from None
-
-    def step(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.run(x.detach().float().cpu().numpy()))
-
-
-def onnx_predictor(path: str | os.PathLike, device: str | None = None) -> Predictor:
-    """A ``Predictor`` for an exported file: ONNX Runtime, normalisation from its metadata."""
-    m = OnnxModel(path, device)
-    where = "cuda" if m.provider.startswith("CUDA") else "cpu"
-    return Predictor(m.step, m.recipe, m.path, where, "onnxruntime fp32", normalize={"mean": m.mean, "std": m.std})

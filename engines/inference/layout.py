@@ -56,7 +56,7 @@ def run_recipe(path: str | os.PathLike) -> dict[str, Any]:
 
         return RunDir.open(path).recipe
     if path.suffix.lower() == ".onnx":
-        from ignite_zoo.engines.inference.export import OnnxModel
+        from ignite_zoo.engines.inference.onnx_model import OnnxModel
 
         return OnnxModel(path).recipe
     from ignite_zoo.engines.checkpoint import read_checkpoint, recipe_of

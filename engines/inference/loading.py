@@ -1,10 +1,10 @@
-"""A trained model and the function that turns a batch into logits, as the run computed them.
+"""A trained model and its predictor, as the run computed them.
 
 Tools reuse what the run itself used, so their numbers are the run's numbers: the recipe's
-evaluation pipeline (``data.val.transforms``), its device and precision (``train.amp``) and
-``channels_last``. A *step function* ``step(x) -> float32 logits`` hides how a model runs
-(PyTorch under autocast, PyTorch with bf16 weights, or an ONNX Runtime session), so tiled
-prediction, folder prediction and test-time flipping work the same for all of them.
+evaluation pipeline (``data.val.transforms``), its device and precision (``train.amp``),
+``channels_last`` (``StepConfig.from_recipe``, the trainer's own settings) and its
+``engines.predictor.Predictor`` settings (``eval``: whole or tiled, TTA), with a tool's
+flags on top. An exported ``.onnx`` file gives the same object, run by ONNX Runtime.
 """
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import torch
 
+from ignite_zoo.engines.predictor import PredictSettings, Predictor, StepFn
 from ignite_zoo.engines.step import StepConfig
-from ignite_zoo.registry.errors import CheckpointError, RecipeError
-
-StepFn = Callable[[torch.Tensor], torch.Tensor]
+from ignite_zoo.registry.errors import CheckpointError
 
 
 def load_trained(path: str | os.PathLike, device: str | None = None, last: bool = False
@@ -32,7 +31,6 @@ def load_trained(path: str | os.PathLike, device: str | None = None, last: bool 
     """
     from ignite_zoo.engines.checkpoint import load_model, resolve_checkpoint
     from ignite_zoo.engines.run_dir import RunDir
-    from ignite_zoo.engines.runtime import resolve_amp, resolve_device
 
     path = Path(path)
     if not path.exists():
@@ -45,14 +43,10 @@ def load_trained(path: str | os.PathLike, device: str | None = None, last: bool 
     else:
         ckpt = resolve_checkpoint(path)
     model, recipe = load_model(ckpt)
-    tr = recipe.get("train", {})
-    dev = resolve_device(device or tr.get("device", "auto"))
-    step_cfg = StepConfig(device=dev, amp_dtype=resolve_amp(tr.get("amp", "auto"), dev),
-                          channels_last=bool(tr.get("channels_last", False)),
-                          non_blocking=dev.type == "cuda")
+    step_cfg = StepConfig.from_recipe(recipe, device)
     if step_cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)  # as training held it
-    return model.to(dev).eval(), recipe, step_cfg, ckpt
+    return model.to(step_cfg.device).eval(), recipe, step_cfg, ckpt
 
 
 def val_batch_size(recipe: Mapping[str, Any]) -> int:
@@ -64,41 +58,12 @@ def val_transforms(recipe: Mapping[str, Any]) -> list[dict]:
     return copy.deepcopy(recipe.get("data", {}).get("val", {}).get("transforms") or [])
 
 
-def eval_pipeline(recipe: Mapping[str, Any], normalize: Mapping[str, Any] | None = None) -> Any:
-    """The run's evaluation preprocessing: its ``data.val.transforms`` + normalise + to-tensor.
-
-    ``normalize`` (``{"mean", "std"}``) replaces the recipe's normalisation: an exported
-    model carries its own.
-    """
+def eval_pipeline(recipe: Mapping[str, Any]) -> Any:
+    """The run's evaluation preprocessing: its ``data.val.transforms`` + to-tensor (raw pixels:
+    the model, PyTorch or ONNX, normalises)."""
     from ignite_zoo.zoo.data import build_transforms
 
-    spec = val_transforms(recipe)
-    if normalize is not None:
-        spec = [t for t in spec if t.get("type") != "Normalize"]
-        spec.append({"type": "Normalize", "mean": list(normalize["mean"]), "std": list(normalize["std"]),
-                     "max_pixel_value": 255.0})
-    return build_transforms(spec, recipe.get("task", "segmentation"), where="data.val.transforms")
-
-
-def normalization(recipe: Mapping[str, Any]) -> dict[str, list[float]]:
-    """Mean and std (of 0-1 pixel values) the run's evaluation pipeline normalises with."""
-    from ignite_zoo.zoo.data import IMAGENET_MEAN, IMAGENET_STD
-
-    for t in val_transforms(recipe):
-        if t.get("type") == "Normalize":
-            scale = 255.0 / float(t.get("max_pixel_value", 255.0))
-            mean = [float(v) * scale for v in t.get("mean", IMAGENET_MEAN)]
-            std = [float(v) * scale for v in t.get("std", IMAGENET_STD)]
-            return {"mean": mean, "std": std}
-    return {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
-
-
-# --------------------------------------------------------------------------------------
-# step functions
-# --------------------------------------------------------------------------------------
-def weights_dtype(model: torch.nn.Module) -> torch.dtype:
-    p = next(model.parameters(), None)
-    return p.dtype if p is not None else torch.float32
+    return build_transforms(val_transforms(recipe), recipe.get("task", "segmentation"), where="data.val.transforms")
 
 
 #: layers whose parameters autocast leaves in fp32 (timm's norm layers subclass these)
@@ -107,87 +72,67 @@ NORM_LAYERS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d,
                torch.nn.LayerNorm)
 
 
-def use_bf16_weights(model: torch.nn.Module, cfg: StepConfig) -> bool:
+def hold_in_bf16(model: torch.nn.Module, cfg: StepConfig) -> bool:
     """Cast ``model`` to bf16 once when prediction would run under CPU bf16 autocast.
 
     Autocast re-casts every weight to bf16 at every forward; a bf16 copy held once gives
-    the same arithmetic without that per-call cost (and halves the weights' memory).
-    Not for a model with normalization layers: autocast runs those on fp32 parameters,
-    and bf16 ones round differently (a few pixels change class, so the run's validation
-    mIoU would not be reproduced exactly); such a model keeps autocast.
+    the same arithmetic without that per-call cost (and halves the weights' memory). The
+    normalisation buffers stay float32 (the input is normalised in float32, as under
+    autocast). Not for a model with normalization layers: autocast runs those on fp32
+    parameters, and bf16 ones round differently (a few pixels change class, so the run's
+    validation mIoU would not be reproduced exactly); such a model keeps autocast.
     Returns whether it cast. Only for prediction: the weights can no longer be trained.
     """
     if cfg.device.type != "cpu" or cfg.amp_dtype != torch.bfloat16:
         return False
     if any(isinstance(m, NORM_LAYERS) for m in model.modules()):
         return False
+    buffers = {n: b.clone() for n, b in model.named_buffers() if n.rsplit(".", 1)[-1] in ("pixel_mean", "pixel_std")}
     model.to(torch.bfloat16)
+    for name, value in buffers.items():
+        owner = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
+        setattr(owner, name.rpartition(".")[2], value)
     return True
 
 
-def make_step_fn(model: torch.nn.Module, cfg: StepConfig) -> StepFn:
-    """``step(x) -> float32 logits`` on ``cfg.device`` for a batch on any device.
-
-    A model holding bf16 weights (``use_bf16_weights``) gets bf16 inputs and no autocast;
-    any other runs through ``engines.evaluator.predict_logits``, as the run's evaluator.
-    """
-    from ignite_zoo.engines.evaluator import predict_logits
-
-    dtype = weights_dtype(model)
-
-    @torch.inference_mode()
-    def step(x: torch.Tensor) -> torch.Tensor:
-        x = x.to(cfg.device, non_blocking=cfg.non_blocking)
-        if dtype in (torch.float32, torch.float64):
-            return predict_logits(model, x, cfg)
-        x = x.to(dtype)
-        if cfg.channels_last and x.ndim == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return model(x).float()
-
-    return step
-
-
-def with_flip(step: StepFn) -> StepFn:
-    """Test-time augmentation: the mean of the logits of the image and its mirror image."""
-
-    def flipped(x: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (step(x) + step(x.flip(-1)).flip(-1))
-
-    return flipped
-
-
 @dataclass
-class Predictor:
-    """Whatever turns images into logits, with what a tool must know about it."""
+class TrainedModel:
+    """A run's model ready to predict, with what a tool must know about it."""
 
-    step: StepFn                   # float32 logits [N, K, H, W] for normalised images [N, C, H, W]
+    predictor: Predictor           # raw images [N, C, H, W] -> float32 logits [N, K, H, W]
     recipe: dict[str, Any]         # the run's resolved recipe
     source: Path                   # the checkpoint or .onnx file
     device: str
     precision: str                 # "fp32", "bf16 autocast", "bf16 weights", "onnxruntime fp32", ...
-    normalize: dict[str, list[float]] | None = None   # set when the model carries its own
     model: torch.nn.Module | None = field(default=None, repr=False)
 
+    @property
+    def step(self) -> StepFn:
+        """The model on one batch of windows (with the predictor's TTA), no tiling."""
+        return self.predictor.step
+
     def pipeline(self) -> Any:
-        return eval_pipeline(self.recipe, self.normalize)
+        return eval_pipeline(self.recipe)
 
 
 def load_predictor(path: str | os.PathLike, device: str | None = None, last: bool = False,
-                   tta: str | None = None, bf16_weights: bool = True) -> Predictor:
-    """A run directory, a checkpoint ``.pt`` or an exported ``.onnx`` file, ready to predict."""
-    if tta not in (None, "flip"):
-        raise RecipeError(f"--tta {tta!r}: expected 'flip' or none")
-    if Path(path).suffix.lower() == ".onnx":
-        from ignite_zoo.engines.inference.export import onnx_predictor
+                   bf16_weights: bool = True, **given: Any) -> TrainedModel:
+    """A run directory, a checkpoint ``.pt`` or an exported ``.onnx`` file, ready to predict.
 
-        pred = onnx_predictor(path, device)
-    else:
-        model, recipe, cfg, ckpt = load_trained(path, device, last=last)
-        cast = bf16_weights and use_bf16_weights(model, cfg)
-        precision = "bf16 weights" if cast else ("fp32" if cfg.amp_dtype is None else
-                                                 f"{str(cfg.amp_dtype).replace('torch.', '')} autocast")
-        pred = Predictor(make_step_fn(model, cfg), recipe, ckpt, str(cfg.device), precision, model=model)
-    if tta == "flip":
-        pred.step = with_flip(pred.step)
-    return pred
+    ``given``: ``PredictSettings`` fields from a tool's flags (None = the recipe's ``eval``).
+    """
+    if Path(path).suffix.lower() == ".onnx":
+        from ignite_zoo.engines.inference.onnx_model import OnnxModel
+
+        m = OnnxModel(path, device)
+        settings = PredictSettings.from_recipe(m.recipe, **given)
+        where = "cuda" if m.provider.startswith("CUDA") else "cpu"
+        return TrainedModel(Predictor(m.step, settings, min_tile=m.min_tile, bytes_per_pixel=m.bytes_per_pixel),
+                            m.recipe, m.path, where, "onnxruntime fp32")
+    model, recipe, cfg, ckpt = load_trained(path, device, last=last)
+    settings = PredictSettings.from_recipe(recipe, **given)
+    cast = bf16_weights and hold_in_bf16(model, cfg)
+    precision = "bf16 weights" if cast else ("fp32" if cfg.amp_dtype is None else
+                                             f"{str(cfg.amp_dtype).replace('torch.', '')} autocast")
+    return TrainedModel(Predictor.for_model(model, cfg, settings), recipe, ckpt, str(cfg.device), precision,
+                        model=model)

@@ -65,6 +65,8 @@ SCHEMA: dict[str, Any] = {
         "backbone": Key((dict,), required=True, doc=COMPONENT, path_args=("weights",)),
         "head": Key((dict,), required=True, doc=COMPONENT),
         "input_size": Key((list, NULL), None, doc="[C, H, W] shown by tools/summary.py"),
+        "normalize": Key((dict, NULL), None,
+                         doc="{mean, std, max_pixel_value}: per input band, held in the model; null: ImageNet's"),
     },
     "loss": Key((dict,), {"type": "cross_entropy"}, doc=COMPONENT),
     # optim: sgd | adam | adamw (this project's defaults) or any torch.optim class by its name
@@ -90,19 +92,22 @@ SCHEMA: dict[str, Any] = {
         "deterministic": Key((bool,), False),
         "log_every": Key((int,), 10, minimum=1),
         "max_iters_per_epoch": Key((int, NULL), None, doc="cap for quick trials; null: the whole loader", minimum=1),
-    },
-    "eval": {
         "ema": Key((dict, NULL), None, doc="{momentum: 0.999, ...}: an exponential moving average of the weights "
                    "validates and fills the best checkpoint (engines/handlers/ema.py); null: off"),
+    },
+    "eval": {
         "every": Key((int,), 1, doc="validate every N epochs (and always after the last)", minimum=1),
         "miou_classes": Key((list, NULL), None, doc="class ids averaged into mIoU; null: the dataset's eval classes"),
         "metric": Key((str, NULL), None, doc="the metric that picks the best checkpoint"),
-        "mode": Key((str,), "whole", choices=("whole", "slide"),
-                    doc="validate whole images, or in overlapping tiles (large scenes, bounded memory)"),
+        "mode": Key((str,), "auto", choices=("auto", "whole", "slide"),
+                    doc="whole images, overlapping tiles (bounded memory), or auto: tiles only for images whose "
+                        "activations would need more than about 2 GiB"),
         "tile": Key((int,), 512, minimum=1, doc="slide: tile size in pixels"),
         "overlap": Key((int, NULL), None, minimum=0, doc="slide: overlap of tiles; null: a quarter of the tile"),
         "tile_above": Key((int, NULL), None, minimum=0,
                           doc="slide: tile only images whose longer side exceeds this; null: every image"),
+        "tta": Key((str, NULL), None, choices=("flip", "d4"),
+                   doc="test-time augmentation in validation, predict and evaluate: flip or d4 (logits averaged)"),
     },
     "handlers": {
         # Each entry is a handler built by name from the HANDLERS registry (false switches
@@ -123,12 +128,12 @@ SCHEMA: dict[str, Any] = {
         "progress": Key((bool,), True, doc="progress bars (on a terminal only)"),
         "console": Key((bool,), True, doc="one line per epoch and a closing table"),
         "history": Key((bool,), True, doc="history.csv and metrics.json"),
+        "confusion": Key((bool,), True, doc="segmentation: confusion_matrix.png of the latest validation"),
         OTHER_KEYS: Key((dict, bool), None, doc="a user handler: its settings, or true/false"),
     },
     "out": {
         "root": Key((str,), "runs", path=True),
         "name": Key((str, NULL), None, doc="default: the recipe file's name"),
-        "confusion": Key((bool,), True, doc="segmentation: confusion_matrix.png of the latest validation"),
         "dir": Key((str, NULL), None, path=True, doc="an explicit run directory (resume uses it)"),
     },
 }

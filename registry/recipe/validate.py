@@ -9,6 +9,8 @@ from ignite_zoo.registry.errors import RecipeError
 from ignite_zoo.registry.paths import expand_user
 from ignite_zoo.registry.recipe.compose import deep_merge
 from ignite_zoo.registry.recipe.schema import COMPONENT, NULL, OTHER_KEYS, SCHEMA, Key
+from ignite_zoo.registry.recipe.upgrade import move_normalize
+from ignite_zoo.registry.recipe.values import check_values
 
 
 def _type_names(types: tuple[type, ...]) -> str:
@@ -24,7 +26,10 @@ def _check_value(path: str, key: Key, value: Any) -> None:
         for t in key.types
     )
     if not ok:
-        raise RecipeError(f"{path}: expected {_type_names(key.types)}, got {type(value).__name__} {value!r}")
+        hint = ""
+        if isinstance(value, dict) and str in key.types and dict not in key.types:
+            hint = "; a value holding ': ' reads as a mapping in YAML: quote it (key=\"'a: b'\")"
+        raise RecipeError(f"{path}: expected {_type_names(key.types)}, got {type(value).__name__} {value!r}{hint}")
     if key.choices is not None and value not in key.choices and value is not None:
         raise RecipeError(f"{path}: expected one of {', '.join(map(repr, key.choices))}, got {value!r}")
     if key.minimum is not None and isinstance(value, int) and value < key.minimum:
@@ -95,5 +100,8 @@ def _expand_paths(spec: Key, value: Any) -> Any:
 
 
 def validate(recipe: Mapping[str, Any]) -> dict[str, Any]:
-    """Check every key against ``SCHEMA`` and fill in defaults; raise with the key path."""
-    return _validate(recipe, SCHEMA, "")
+    """Check every key against ``SCHEMA`` and fill in defaults; raise with the key path.
+    A recipe written for 0.1 is upgraded first (``upgrade.move_normalize``)."""
+    out = _validate(move_normalize(recipe), SCHEMA, "")
+    check_values(out)
+    return out

@@ -1,8 +1,9 @@
 """Any timm model as a backbone: ``type: "timm:resnet18"``.
 
-timm's ``features_only=True`` already returns one map per stage and describes them in
-``feature_info``; this adapter only re-keys the list by stride so heads can ask for
-``{8, 16, 32}`` whatever the network. Models are created with ``pretrained=False`` (no
+timm's ``features_only=True`` already returns one map per stage as a list and describes
+them in ``feature_info``: exactly this package's backbone contract (zoo/backbones/base.py),
+so the adapter passes the list through. ``in_chans`` and ``output_stride`` go to timm,
+which adapts the stem and dilates the last stages where the network allows it. Models are created with ``pretrained=False`` (no
 download, ever); pretrained weights come from a local file given as ``weights``.
 """
 from __future__ import annotations
@@ -17,7 +18,8 @@ from torch import nn
 
 from ignite_zoo.registry.errors import CheckpointError, RecipeError
 from ignite_zoo.registry.registry import BACKBONES
-from ignite_zoo.zoo.backbones.vgg import _fmt_keys, load_state_file
+from ignite_zoo.zoo.backbones.base import Backbone, FeatureInfo, adapt_first_conv, check_in_chans
+from ignite_zoo.zoo.backbones.weights import format_keys, load_state_file
 
 log = logging.getLogger("zoo")
 
@@ -42,12 +44,18 @@ def create_timm_model(name: str, where: str = "model", **kwargs: Any) -> nn.Modu
         raise RecipeError(f"{where}: unknown timm model {name!r}{hint}") from None
 
 
-class TimmBackbone(nn.Module):
-    """A timm ``features_only`` model whose forward returns ``{stride: map}``."""
+class TimmBackbone(Backbone):
+    """A timm ``features_only`` model: its list of maps and their ``feature_info``."""
 
-    def __init__(self, name: str, weights: str | None = None, out_indices: Sequence[int] | None = None) -> None:
+    def __init__(self, name: str, weights: str | None = None, out_indices: Sequence[int] | None = None,
+                 in_chans: int = 3, output_stride: int | None = None) -> None:
         super().__init__()
-        kwargs: dict[str, Any] = {"features_only": True}
+        self.in_chans = check_in_chans(in_chans)
+        kwargs: dict[str, Any] = {"features_only": True, "in_chans": in_chans}
+        if output_stride is not None:
+            if output_stride not in (8, 16, 32):
+                raise RecipeError(f"model.backbone.output_stride: expected 8, 16 or 32, got {output_stride!r}")
+            kwargs["output_stride"] = output_stride
         if out_indices is not None:
             if not isinstance(out_indices, (list, tuple)) or not all(
                 isinstance(i, int) and not isinstance(i, bool) for i in out_indices
@@ -56,12 +64,15 @@ class TimmBackbone(nn.Module):
             kwargs["out_indices"] = tuple(out_indices)
         try:
             self.model = create_timm_model(name, "model.backbone.type", **kwargs)
-        except (IndexError, AssertionError, ValueError) as e:
-            raise RecipeError(f"model.backbone: timm model {name!r} rejects out_indices={out_indices!r}: {e}") from None
+        except (IndexError, AssertionError, ValueError, TypeError) as e:
+            given = {k: v for k, v in kwargs.items() if k in ("out_indices", "output_stride")}
+            raise RecipeError(f"model.backbone: timm model {name!r} rejects {given or kwargs}: "
+                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
         info = self.model.feature_info
-        self.strides: list[int] = [int(r) for r in info.reduction()]
-        self.channels: dict[int, int] = {int(r): int(c) for r, c in zip(info.reduction(), info.channels())}
-        self.classifier_state: dict[str, torch.Tensor] | None = None
+        self.feature_info = [FeatureInfo(int(r), int(c)) for r, c in zip(info.reduction(), info.channels())]
+        if output_stride is not None:  # timm reports the undilated reductions; the maps stop at output_stride
+            self.feature_info = [FeatureInfo(min(f.stride, output_stride), f.channels) for f in self.feature_info]
+        self.classifier_state = None
         self.name = name
         if weights is None:
             log.warning("backbone timm:%s: no weights given, randomly initialised (timm's default init)", name)
@@ -81,26 +92,32 @@ class TimmBackbone(nn.Module):
         missing = sorted(k for k in own if k not in state)
         if missing:
             raise CheckpointError(
-                f"{path}: does not match timm model {self.name!r}: missing keys: {_fmt_keys(missing)}"
+                f"{path}: does not match timm model {self.name!r}: missing keys: {format_keys(missing)}"
             )
+        for k, v in own.items():  # the stem's RGB filters, adapted to in_chans bands
+            if k in state and v.ndim == 4 and state[k].ndim == 4 and state[k].shape[1] == 3 \
+                    and v.shape[1] == self.in_chans != 3 and state[k].shape[0] == v.shape[0]:
+                state[k] = adapt_first_conv(state[k], self.in_chans, None)
         shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
                   for k, v in own.items() if state[k].shape != v.shape]
         if shapes:
-            raise CheckpointError(f"{path}: tensor shapes do not match timm model {self.name!r}: {_fmt_keys(shapes, 4)}")
+            raise CheckpointError(f"{path}: tensor shapes do not match timm model {self.name!r}: {format_keys(shapes, 4)}")
         extra = sorted(k for k in state if k not in own)
         if extra:
             log.info("backbone timm:%s: ignoring %d keys of %s not used by the features: %s",
-                     self.name, len(extra), path, _fmt_keys(extra))
+                     self.name, len(extra), path, format_keys(extra))
         self.model.load_state_dict({k: state[k] for k in own}, strict=True)
 
-    def forward(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
-        return dict(zip(self.strides, self.model(x)))
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return list(self.model(x))
 
 
 @BACKBONES.register("timm:")
-def timm_backbone(name: str, weights: str | None = None, out_indices: list[int] | None = None) -> TimmBackbone:
-    """``timm:<name>``: timm's ``<name>`` as a multi-stride feature extractor."""
+def timm_backbone(name: str, weights: str | None = None, out_indices: list[int] | None = None,
+                  in_chans: int = 3, output_stride: int | None = None) -> TimmBackbone:
+    """``timm:<name>``: timm's ``<name>`` as a multi-scale feature extractor
+    (``in_chans`` input bands; ``output_stride`` 8 or 16 dilates the last stages)."""
     from ignite_zoo.zoo.backbones.weights import resolve_weights
 
     return TimmBackbone(name, weights=weights and str(resolve_weights(weights, f"timm:{name}")),
-                        out_indices=out_indices)
+                        out_indices=out_indices, in_chans=in_chans, output_stride=output_stride)

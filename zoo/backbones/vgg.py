@@ -6,6 +6,10 @@ strict key checking and its ``classifier.*`` weights can seed a head (the classi
 Linears, or FCN's fc6/fc7 as convolutions). Nothing is ever downloaded: without
 ``weights`` the backbone is Kaiming-initialised and says so in the log.
 
+The backbone returns the five pool outputs (strides 2, 4, 8, 16, 32) as a list described by
+``feature_info`` (see zoo/backbones/base.py); ``out_indices`` keeps fewer. ``in_chans``
+other than 3 adapts the first convolution (see ``adapt_first_conv``).
+
 Pooling uses ``ceil_mode=True`` by default (as Caffe's VGG and FCN do), so the stride-s
 map of an H x W input is exactly ``ceil(H / s) x ceil(W / s)``: every input pixel falls in
 some cell at every stride, which lets FCN heads crop (never pad) to the input size. For
@@ -16,14 +20,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from ignite_zoo.registry.errors import CheckpointError, RecipeError
 from ignite_zoo.registry.registry import BACKBONES
-from ignite_zoo.zoo.backbones.weights import read_state_file, resolve_weights
+from ignite_zoo.zoo.backbones.base import Backbone, FeatureInfo, adapt_first_conv, check_in_chans
+from ignite_zoo.zoo.backbones.weights import format_keys, load_state_file, resolve_weights
 
 log = logging.getLogger("zoo")
 
@@ -31,42 +36,15 @@ log = logging.getLogger("zoo")
 VGG16_CFG: tuple[int | str, ...] = (
     64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
 )
-#: The strides whose pool outputs the backbone returns (pool3, pool4, pool5).
-OUT_STRIDES = (8, 16, 32)
+#: The strides of the five pool outputs (pool1 ... pool5).
+POOL_STRIDES = (2, 4, 8, 16, 32)
 
 
-def _fmt_keys(keys: list[str], limit: int = 8) -> str:
-    shown = ", ".join(keys[:limit])
-    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
-
-
-def load_state_file(path: str | Path) -> Mapping[str, Any]:
-    """``torch.load`` a local weights file (tensors only), with errors that name the file."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise CheckpointError(f"backbone weights file not found: {path}")
-    state = read_state_file(path)
-    if isinstance(state, Mapping):
-        for key in ("state_dict", "model"):  # a training checkpoint wrapping the weights
-            if isinstance(state.get(key), Mapping):
-                state = state[key]
-                break
-    if not isinstance(state, Mapping):
-        raise CheckpointError(f"{path}: expected a state dict (parameter name -> tensor), got {type(state).__name__}")
-    other = [str(k) for k, v in state.items() if not isinstance(v, torch.Tensor)]
-    if other:
-        raise CheckpointError(
-            f"{path}: expected a state dict (parameter name -> tensor); these entries are not tensors: "
-            f"{_fmt_keys(other)}"
-        )
-    return state
-
-
-class VGG16(nn.Module):
-    """The 13 convolutions of VGG16, returning ``{8: pool3, 16: pool4, 32: pool5}``.
+class VGG16(Backbone):
+    """The 13 convolutions of VGG16, returning the pool outputs at strides 2 to 32.
 
     ``width`` scales every convolution's channels (e.g. 0.125 for fast tests); heads read
-    the resulting channel counts from ``self.channels`` rather than assuming 256/512.
+    the resulting channel counts from ``feature_info`` rather than assuming 256/512.
     """
 
     def __init__(
@@ -75,26 +53,45 @@ class VGG16(nn.Module):
         weights: str | None = None,
         width: float = 1.0,
         ceil_mode: bool = True,
+        in_chans: int = 3,
+        rgb_bands: Sequence[int] | None = None,
+        out_indices: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
-        if width <= 0:
+        if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
             raise RecipeError(f"model.backbone.width: expected a positive number, got {width!r}")
+        self.in_chans = check_in_chans(in_chans)
+        if rgb_bands is not None and (
+            not isinstance(rgb_bands, (list, tuple)) or len(rgb_bands) != 3
+            or not all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < in_chans for b in rgb_bands)
+            or len(set(rgb_bands)) != 3
+        ):
+            raise RecipeError(f"model.backbone.rgb_bands: expected 3 distinct band indices in 0..{in_chans - 1}, "
+                              f"got {rgb_bands!r}")
         if weights is not None and width != 1.0:
             raise RecipeError(
-                f"model.backbone: weights {weights!r} need width 1.0 (the file holds full-size "
-                f"VGG16 tensors), got width {width!r}"
+                f"model.backbone: ImageNet weights {weights!r} fit width 1.0 only (torchvision's VGG16 has "
+                f"64..512 channels), got width {width!r}"
             )
+        indices = list(range(len(POOL_STRIDES))) if out_indices is None else out_indices
+        if not isinstance(indices, (list, tuple)) or not indices or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(POOL_STRIDES) for i in indices
+        ):
+            raise RecipeError(f"model.backbone.out_indices: expected a list of pool indices in 0..4, "
+                              f"got {out_indices!r}")
+        self.rgb_bands = list(rgb_bands) if rgb_bands is not None else None
         layers: list[nn.Module] = []
-        self._pool_index: dict[int, int] = {}  # index in features -> stride
-        channels: dict[int, int] = {}
-        in_ch, stride = 3, 1
+        self._pool_index: dict[int, int] = {}  # index in features -> position in the output list
+        info: list[FeatureInfo] = []
+        in_ch, stride, pool = in_chans, 1, 0
         for v in VGG16_CFG:
             if v == "M":
                 stride *= 2
                 layers.append(nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=ceil_mode))
-                if stride in OUT_STRIDES:
-                    self._pool_index[len(layers) - 1] = stride
-                    channels[stride] = in_ch
+                if pool in indices:
+                    self._pool_index[len(layers) - 1] = len(info)
+                    info.append(FeatureInfo(stride, in_ch))
+                pool += 1
                 continue
             out_ch = max(1, int(round(int(v) * width)))
             layers.append(nn.Conv2d(in_ch, out_ch, kernel_size=3, padding=1))
@@ -102,9 +99,9 @@ class VGG16(nn.Module):
                 layers.append(nn.BatchNorm2d(out_ch))
             layers.append(nn.ReLU(inplace=True))
             in_ch = out_ch
-        self.features = nn.Sequential(*layers)
-        self.channels: dict[int, int] = channels
-        self.classifier_state: dict[str, torch.Tensor] | None = None
+        self.features = nn.Sequential(*layers[: max(self._pool_index) + 1])
+        self.feature_info = info
+        self.classifier_state = None
         self._init_weights()
         name = "vgg16_bn" if batch_norm else "vgg16"
         if weights is None:
@@ -127,53 +124,67 @@ class VGG16(nn.Module):
         """Load ``features.*`` strictly from a torchvision state dict file; keep ``classifier.*``.
 
         Keys outside ``features.``/``classifier.`` count as unexpected: they mean the file is
-        some other network, which should fail here rather than train from noise.
+        some other network, which should fail here rather than train from noise. The first
+        convolution is adapted to ``in_chans`` bands; layers past the last returned pool
+        (``out_indices``) are not part of this backbone and are skipped.
         """
         state = load_state_file(path)
         features = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
         classifier = {k[len("classifier."):]: v for k, v in state.items() if k.startswith("classifier.")}
         foreign = sorted(k for k in state if not k.startswith(("features.", "classifier.")))
         own = self.features.state_dict()
+        depth = len(self.features)
+        features = {k: v for k, v in features.items()
+                    if not k.split(".")[0].isdigit() or int(k.split(".")[0]) < depth}
         missing = sorted("features." + k for k in own if k not in features)
         unexpected = sorted("features." + k for k in features if k not in own) + foreign
         if missing or unexpected:
             parts = []
             if missing:
-                parts.append(f"missing keys: {_fmt_keys(missing)}")
+                parts.append(f"missing keys: {format_keys(missing)}")
             if unexpected:
-                parts.append(f"unexpected keys: {_fmt_keys(unexpected)}")
+                parts.append(f"unexpected keys: {format_keys(unexpected)}")
             hint = " (a vgg16_bn file for vgg16, or the other way round?)" if missing and unexpected else ""
             raise CheckpointError(f"{path}: does not match a torchvision VGG16 backbone: {'; '.join(parts)}{hint}")
+        if "0.weight" in features and features["0.weight"].ndim == 4 and features["0.weight"].shape[1] == 3:
+            features["0.weight"] = adapt_first_conv(features["0.weight"], self.in_chans, self.rgb_bands)
         shapes = [
             f"features.{k}: file {tuple(features[k].shape)} vs model {tuple(v.shape)}"
             for k, v in own.items()
             if features[k].shape != v.shape
         ]
         if shapes:
-            raise CheckpointError(f"{path}: tensor shapes do not match the backbone: {_fmt_keys(shapes, 4)}")
+            raise CheckpointError(f"{path}: tensor shapes do not match the backbone: {format_keys(shapes, 4)}")
         self.features.load_state_dict(features, strict=True)
         self.classifier_state = classifier or None
 
-    def forward(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
-        out: dict[int, torch.Tensor] = {}
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out: list[torch.Tensor] = []
         for i, layer in enumerate(self.features):
             x = layer(x)
             if i in self._pool_index:
-                out[self._pool_index[i]] = x
+                out.append(x)
         return out
 
 
+def _vgg(batch_norm: bool, weights: str | None, width: float, ceil_mode: bool, in_chans: int,
+         rgb_bands: Sequence[int] | None, out_indices: Sequence[int] | None) -> VGG16:
+    name = "vgg16_bn" if batch_norm else "vgg16"
+    return VGG16(batch_norm=batch_norm, weights=weights and str(resolve_weights(weights, name)), width=width,
+                 ceil_mode=ceil_mode, in_chans=in_chans, rgb_bands=rgb_bands, out_indices=out_indices)
+
+
 @BACKBONES.register("vgg16")
-def vgg16(weights: str | None = None, width: float = 1.0, ceil_mode: bool = True) -> VGG16:
+def vgg16(weights: str | None = None, width: float = 1.0, ceil_mode: bool = True, in_chans: int = 3,
+          rgb_bands: list[int] | None = None, out_indices: list[int] | None = None) -> VGG16:
     """VGG16 convolutions; ``weights``: a local torchvision ``vgg16`` state dict file, or
     ``imagenet`` for torchvision's own file in the torch hub cache."""
-    return VGG16(batch_norm=False, weights=weights and str(resolve_weights(weights, "vgg16")),
-                 width=width, ceil_mode=ceil_mode)
+    return _vgg(False, weights, width, ceil_mode, in_chans, rgb_bands, out_indices)
 
 
 @BACKBONES.register("vgg16_bn")
-def vgg16_bn(weights: str | None = None, width: float = 1.0, ceil_mode: bool = True) -> VGG16:
+def vgg16_bn(weights: str | None = None, width: float = 1.0, ceil_mode: bool = True, in_chans: int = 3,
+             rgb_bands: list[int] | None = None, out_indices: list[int] | None = None) -> VGG16:
     """VGG16 with BatchNorm; ``weights``: a local torchvision ``vgg16_bn`` state dict file,
     or ``imagenet`` for torchvision's own file in the torch hub cache."""
-    return VGG16(batch_norm=True, weights=weights and str(resolve_weights(weights, "vgg16_bn")),
-                 width=width, ceil_mode=ceil_mode)
+    return _vgg(True, weights, width, ceil_mode, in_chans, rgb_bands, out_indices)

@@ -108,3 +108,30 @@ def check_weights(backbone_cfg: Mapping[str, Any]) -> None:
     weights, kind = backbone_cfg.get("weights"), str(backbone_cfg.get("type"))
     if weights and (kind in TORCHVISION_FILES or kind.startswith("timm:")):
         resolve_weights(weights, kind)
+
+
+def format_keys(keys: list[str], limit: int = 8) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def load_state_file(path: str | Path) -> Mapping[str, Any]:
+    """``torch.load`` a local weights file (tensors only), with errors that name the file."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"backbone weights file not found: {path}")
+    state = read_state_file(path)
+    if isinstance(state, Mapping):
+        for key in ("state_dict", "model"):  # a training checkpoint wrapping the weights
+            if isinstance(state.get(key), Mapping):
+                state = state[key]
+                break
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{path}: expected a state dict (parameter name -> tensor), got {type(state).__name__}")
+    other = [str(k) for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if other:
+        raise CheckpointError(
+            f"{path}: expected a state dict (parameter name -> tensor); these entries are not tensors: "
+            f"{format_keys(other)}"
+        )
+    return state

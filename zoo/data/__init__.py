@@ -1,7 +1,7 @@
 """The data layer: datasets, augmentation pipelines and the mask colour codec.
 
 Importing it registers the datasets (``dlcv_sat``, ``dlcv_cls``, ``image_folder``,
-``digits``, ``synthetic_landcover``, ``voc``) and the project's own transforms. Each
+``digits``, ``synthetic_landcover``, ``voc``, ``geotiff``) and the project's own transforms. Each
 dataset class owns its facts (``describe(data_cfg)`` / ``dataset.info``: a ``DatasetInfo``).
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ignite_zoo.zoo.data.masks import (
     read_mask,
     write_mask,
 )
-from ignite_zoo.zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Pipeline, build_transforms, seed_worker
+from ignite_zoo.zoo.data.transforms import Pipeline, build_transforms, seed_worker
 from ignite_zoo.zoo.data.info import DatasetInfo, FolderLayout, recipe_split, unknown_fraction, warn_if_mostly_unknown
 from ignite_zoo.zoo.data.io import check_same_size, read_image
 from ignite_zoo.zoo.data.sat import DlcvSat
@@ -30,6 +30,7 @@ from ignite_zoo.zoo.data.cls import Digits, DlcvCls, ImageFolder
 from ignite_zoo.zoo.data.synthetic import SyntheticLandcover, generate_landcover
 from ignite_zoo.zoo.data.voc import VOC_CLASSES, Voc
 from ignite_zoo.zoo.data.synthetic_voc import make_voc_like
+from ignite_zoo.zoo.data.geotiff import GeoTiff  # rasterio is imported when a scene is opened
 
 DEFAULT_MASK_DATASET = "dlcv_sat"  # what mask folders are read as without a run or --dataset
 
@@ -78,7 +79,7 @@ def build_dataset(data_cfg: Mapping[str, Any], which: str) -> Any:
 
 __all__ = [
     "CLASSES", "NUM_CLASSES", "PALETTE", "UNKNOWN", "ForeignColourWarning", "colorize", "decode_mask",
-    "encode_mask", "read_mask", "write_mask", "read_image", "IMAGENET_MEAN", "IMAGENET_STD", "Pipeline",
+    "encode_mask", "read_mask", "write_mask", "read_image", "Pipeline",
     "build_transforms", "seed_worker", "build_dataset", "DlcvSat", "DlcvCls", "ImageFolder", "Digits",
     "SyntheticLandcover", "generate_landcover", "DatasetInfo", "FolderLayout", "dataset_info",
     "unknown_fraction", "warn_if_mostly_unknown", "check_same_size", "Voc", "VOC_CLASSES", "make_voc_like",

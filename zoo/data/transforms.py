@@ -42,8 +42,6 @@ from typing_extensions import Annotated  # noqa: E402
 from ignite_zoo.registry.errors import DataError, RecipeError, UserError
 from ignite_zoo.registry.registry import TRANSFORMS
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 _MASK_FINAL = "ToTensorV2"
 
 
@@ -191,8 +189,11 @@ def _build_entry(entry: Any, where: str, mask_fill: int | None = None) -> Any:
 class Pipeline:
     """``pipeline(image, mask=None) -> (FloatTensor[3, H, W], LongTensor[H, W] | None)``.
 
-    Wraps one ``albumentations.Compose`` that ends in Normalize + ToTensorV2; images go in
-    as RGB uint8 ``[H, W, 3]``, masks as integer ``[H, W]`` (uint8 is the fast choice).
+    Wraps one ``albumentations.Compose`` that ends in ToTensorV2; images go in as
+    ``[H, W, C]`` arrays (RGB uint8 for the course's data) and come out as ``[C, H, W]``
+    tensors of the same raw pixel values, masks as integer ``[H, W]`` (uint8 is the fast
+    choice). Normalisation is the model's (``model.normalize``): uint8 batches are a quarter
+    of the size of float ones on their way to the device.
     """
 
     def __init__(self, transforms: list[Any], task: str, spec: list[dict] | None = None,
@@ -227,10 +228,10 @@ class Pipeline:
 def build_transforms(
     spec: list[dict] | None, task: str = "segmentation", where: str = "transforms", mask_fill: int | None = None
 ) -> Pipeline:
-    """A joint image/mask pipeline from a recipe list, ending with Normalize + ToTensorV2.
+    """A joint image/mask pipeline from a recipe list, ending with ToTensorV2.
 
-    Normalize (ImageNet mean/std) is added unless the list has one; an empty list is just
-    normalise + to-tensor (evaluation keeps full resolution). ``where`` is the recipe key
+    An empty list is just to-tensor (evaluation keeps full resolution). There is no
+    Normalize: the model normalises (``model.normalize``). ``where`` is the recipe key
     path used in error messages (``data.train.transforms``). ``mask_fill`` (the dataset's
     ``info.mask_fill``) becomes the ``fill_mask`` of every transform that takes one and
     was not given one.
@@ -243,8 +244,10 @@ def build_transforms(
         raise RecipeError(f"{where}: expected a list of transforms, got {type(spec).__name__} {spec!r}")
     built = [_build_entry(entry, f"{where}[{i}]", mask_fill) for i, entry in enumerate(spec)]
     names = [e.get("type") for e in spec]
-    if "Normalize" not in names:
-        built.append(A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD, max_pixel_value=255.0))
+    if "Normalize" in names:
+        i = names.index("Normalize")
+        raise RecipeError(f"{where}[{i}] (Normalize): normalisation belongs to the model; set model.normalize: "
+                          "{mean: [...], std: [...], max_pixel_value: 255} instead")
     if _MASK_FINAL not in names:
         built.append(A.ToTensorV2())
     elif names[-1] != _MASK_FINAL:

@@ -8,28 +8,33 @@ Attribute names mirror torchvision's VGG (``avgpool``, ``classifier.0/3/6``) so 
 from __future__ import annotations
 
 import logging
+from typing import Sequence
 
 import torch
 from torch import nn
 
-from ignite_zoo.registry.errors import RecipeError
 from ignite_zoo.registry.registry import HEADS
-from ignite_zoo.zoo.heads.common import check_num_classes
+from ignite_zoo.zoo.backbones.base import FeatureInfo
+from ignite_zoo.zoo.heads.common import Head, check_num_classes, check_positive_int, check_probability
 
 log = logging.getLogger("zoo")
 
 
 @HEADS.register("classifier")
-class Classifier(nn.Module):
+class Classifier(Head):
     """Pool the deepest map to ``pool_size``², then VGG's three Linears.
 
-    ``forward(x, return_features=True)`` also returns the input of the last Linear (the
-    ``hidden``-d embedding used for t-SNE) by running the Sequential up to it, not via hooks.
+    ``forward(features, size, return_features=True)`` also returns the input of the last
+    Linear (the ``hidden``-d embedding used for t-SNE) by running the Sequential up to it,
+    not via hooks. Adaptive pooling takes any input size, so nothing is padded.
     """
+
+    size_multiple = 1
+    task = "classification"
 
     def __init__(
         self,
-        backbone: nn.Module,
+        feature_info: list[FeatureInfo],
         num_classes: int,
         hidden: int = 4096,
         dropout: float = 0.5,
@@ -37,12 +42,10 @@ class Classifier(nn.Module):
     ) -> None:
         super().__init__()
         check_num_classes(num_classes)
-        channels = getattr(backbone, "channels", None)
-        if not channels:
-            raise RecipeError("model.head: the backbone does not declare its output channels (backbone.channels)")
-        self.backbone = backbone
-        self.stride = max(channels)
-        in_features = channels[self.stride] * pool_size * pool_size
+        check_positive_int(hidden, "hidden")
+        check_probability(dropout, "dropout")
+        check_positive_int(pool_size, "pool_size")
+        in_features = feature_info[-1].channels * pool_size * pool_size
         self.avgpool = nn.AdaptiveAvgPool2d(pool_size)
         self.classifier = nn.Sequential(
             nn.Linear(in_features, hidden),
@@ -58,11 +61,8 @@ class Classifier(nn.Module):
             if isinstance(m, nn.Linear):  # torchvision's VGG init
                 nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.zeros_(m.bias)
-        state = getattr(backbone, "classifier_state", None)
-        if state:
-            self._load_classifier_state(state)
 
-    def _load_classifier_state(self, state: dict[str, torch.Tensor]) -> None:
+    def load_classifier_state(self, state: dict[str, torch.Tensor]) -> None:
         """Load torchvision's fc layers; the last one only when the class count matches."""
         own = self.classifier.state_dict()
         hidden_keys = ["0.weight", "0.bias", "3.weight", "3.bias"]
@@ -86,10 +86,9 @@ class Classifier(nn.Module):
         self.classifier.load_state_dict({k: state[k] for k in keys}, strict=False)
 
     def forward(
-        self, x: torch.Tensor, return_features: bool = False
+        self, features: list[torch.Tensor], size: Sequence[int], return_features: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        x = self.backbone(x)[self.stride]
-        x = torch.flatten(self.avgpool(x), 1)
+        x = torch.flatten(self.avgpool(features[-1]), 1)
         *body, last = self.classifier
         for layer in body:
             x = layer(x)

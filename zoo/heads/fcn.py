@@ -32,9 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ignite_zoo.registry.errors import RecipeError
 from ignite_zoo.registry.registry import HEADS
-from ignite_zoo.zoo.heads.common import check_num_classes
+from ignite_zoo.zoo.backbones.base import FeatureInfo
+from ignite_zoo.zoo.heads.common import Head, check_num_classes, check_positive_int, check_probability, last_at_stride
 
 log = logging.getLogger("zoo")
 
@@ -77,15 +77,21 @@ def fit(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     return F.pad(x, (0, w - x.shape[-1], 0, h - x.shape[-2]), mode="replicate")
 
 
-class _FCN(nn.Module):
-    """The shared stride-32 path: backbone, fc6/fc7 as convolutions, ``score_fr``."""
+class _FCN(Head):
+    """The shared stride-32 path: fc6/fc7 as convolutions, ``score_fr``.
+
+    FCNs take any input size themselves (each upsampling is cropped or edge-padded to its
+    target, see ``fit``), so the model pads nothing for them: ``size_multiple = 1`` keeps
+    their numbers exactly those of the paper's crop-based design at every size.
+    """
 
     #: the backbone strides the head reads (32 first)
     strides: tuple[int, ...] = (32,)
+    size_multiple = 1
 
     def __init__(
         self,
-        backbone: nn.Module,
+        feature_info: list[FeatureInfo],
         num_classes: int,
         hidden: int = 4096,
         dropout: float = 0.5,
@@ -93,14 +99,12 @@ class _FCN(nn.Module):
     ) -> None:
         super().__init__()
         check_num_classes(num_classes)
-        channels = dict(getattr(backbone, "channels", None) or {})
-        missing = [s for s in self.strides if s not in channels]
-        if missing:
-            raise RecipeError(
-                f"model.head: {type(self).__name__.lower()} needs backbone maps at strides "
-                f"{list(self.strides)}, the backbone gives {sorted(channels)} (missing {missing})"
-            )
-        self.backbone = backbone
+        check_positive_int(hidden, "hidden")
+        check_probability(dropout, "dropout")
+        name = type(self).__name__.lower()
+        #: index in the backbone's list of the map read at each of ``strides``
+        self.index = {s: last_at_stride(feature_info, s, name) for s in self.strides}
+        channels = {s: feature_info[i].channels for s, i in self.index.items()}
         self.num_classes = num_classes
         self.learnable_upsample = learnable_upsample
         self.fc6 = nn.Conv2d(channels[32], hidden, kernel_size=7, padding=3)
@@ -115,11 +119,9 @@ class _FCN(nn.Module):
             nn.init.zeros_(conv.bias)
         nn.init.normal_(self.score_fr.weight, 0, 0.01)
         nn.init.zeros_(self.score_fr.bias)
-        state = getattr(backbone, "classifier_state", None)
-        if state:
-            self._load_fc(state)
+        self.channels = channels
 
-    def _load_fc(self, state: dict[str, torch.Tensor]) -> None:
+    def load_classifier_state(self, state: dict[str, torch.Tensor]) -> None:
         """torchvision's classifier.0/3 Linears -> fc6 (7x7) / fc7 (1x1) by reshaping."""
         pairs = {"0": self.fc6, "3": self.fc7}
         fits = all(
@@ -162,14 +164,13 @@ class FCN32s(_FCN):
 
     strides = (32,)
 
-    def __init__(self, backbone: nn.Module, num_classes: int, hidden: int = 4096, dropout: float = 0.5,
-                 learnable_upsample: bool = True) -> None:
-        super().__init__(backbone, num_classes, hidden, dropout, learnable_upsample)
+    def __init__(self, feature_info: list[FeatureInfo], num_classes: int, hidden: int = 4096,
+                 dropout: float = 0.5, learnable_upsample: bool = True) -> None:
+        super().__init__(feature_info, num_classes, hidden, dropout, learnable_upsample)
         self.upscore = bilinear_upsample(num_classes, 32, learnable_upsample)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self.backbone(x)
-        return fit(self.upscore(self.score32(feats[32])), x.shape[-2:])
+    def forward(self, features: list[torch.Tensor], size: Sequence[int]) -> torch.Tensor:
+        return fit(self.upscore(self.score32(features[self.index[32]])), size)
 
 
 @HEADS.register("fcn16s")
@@ -178,19 +179,18 @@ class FCN16s(_FCN):
 
     strides = (32, 16)
 
-    def __init__(self, backbone: nn.Module, num_classes: int, hidden: int = 4096, dropout: float = 0.5,
-                 learnable_upsample: bool = True) -> None:
-        super().__init__(backbone, num_classes, hidden, dropout, learnable_upsample)
-        self.score_pool4 = _zero_conv(backbone.channels[16], num_classes)
+    def __init__(self, feature_info: list[FeatureInfo], num_classes: int, hidden: int = 4096,
+                 dropout: float = 0.5, learnable_upsample: bool = True) -> None:
+        super().__init__(feature_info, num_classes, hidden, dropout, learnable_upsample)
+        self.score_pool4 = _zero_conv(self.channels[16], num_classes)
         self.upscore2 = bilinear_upsample(num_classes, 2, learnable_upsample)
         self.upscore16 = bilinear_upsample(num_classes, 16, learnable_upsample)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self.backbone(x)
-        score = self.score32(feats[32])
-        pool4 = self.score_pool4(feats[16])
+    def forward(self, features: list[torch.Tensor], size: Sequence[int]) -> torch.Tensor:
+        score = self.score32(features[self.index[32]])
+        pool4 = self.score_pool4(features[self.index[16]])
         score = fit(self.upscore2(score), pool4.shape[-2:]) + pool4
-        return fit(self.upscore16(score), x.shape[-2:])
+        return fit(self.upscore16(score), size)
 
 
 @HEADS.register("fcn8s")
@@ -199,20 +199,19 @@ class FCN8s(_FCN):
 
     strides = (32, 16, 8)
 
-    def __init__(self, backbone: nn.Module, num_classes: int, hidden: int = 4096, dropout: float = 0.5,
-                 learnable_upsample: bool = True) -> None:
-        super().__init__(backbone, num_classes, hidden, dropout, learnable_upsample)
-        self.score_pool4 = _zero_conv(backbone.channels[16], num_classes)
-        self.score_pool3 = _zero_conv(backbone.channels[8], num_classes)
+    def __init__(self, feature_info: list[FeatureInfo], num_classes: int, hidden: int = 4096,
+                 dropout: float = 0.5, learnable_upsample: bool = True) -> None:
+        super().__init__(feature_info, num_classes, hidden, dropout, learnable_upsample)
+        self.score_pool4 = _zero_conv(self.channels[16], num_classes)
+        self.score_pool3 = _zero_conv(self.channels[8], num_classes)
         self.upscore2 = bilinear_upsample(num_classes, 2, learnable_upsample)
         self.upscore_pool4 = bilinear_upsample(num_classes, 2, learnable_upsample)
         self.upscore8 = bilinear_upsample(num_classes, 8, learnable_upsample)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self.backbone(x)
-        score = self.score32(feats[32])
-        pool4 = self.score_pool4(feats[16])
+    def forward(self, features: list[torch.Tensor], size: Sequence[int]) -> torch.Tensor:
+        score = self.score32(features[self.index[32]])
+        pool4 = self.score_pool4(features[self.index[16]])
         score = fit(self.upscore2(score), pool4.shape[-2:]) + pool4
-        pool3 = self.score_pool3(feats[8])
+        pool3 = self.score_pool3(features[self.index[8]])
         score = fit(self.upscore_pool4(score), pool3.shape[-2:]) + pool3
-        return fit(self.upscore8(score), x.shape[-2:])
+        return fit(self.upscore8(score), size)
