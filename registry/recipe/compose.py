@@ -11,7 +11,7 @@ import yaml
 from ignite_zoo.registry.errors import RecipeError
 from ignite_zoo.registry.paths import expand_user
 from ignite_zoo.registry.recipe.shipped import find_shipped
-from ignite_zoo.registry.recipe.yaml_io import load_yaml_text
+from ignite_zoo.registry.recipe.yaml_io import RecipeYAMLError, load_yaml_text
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -20,6 +20,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         raise RecipeError(f"recipe file not found: {path}")
     try:
         data = load_yaml_text(path.read_text(encoding="utf-8"))
+    except RecipeYAMLError as e:
+        raise RecipeError(f"{path}: {e}") from None
     except yaml.YAMLError as e:
         raise RecipeError(f"{path}: not valid YAML: {e}") from None
     except UnicodeDecodeError as e:
@@ -36,6 +38,27 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 #: a mapping holding one of these set to true replaces the inherited mapping instead of
 #: merging into it; ``_delete_`` is mmengine's spelling of ``_replace_``
 REPLACE_MARKERS = ("_replace_", "_delete_")
+
+
+def check_markers(value: Any, where: str, top: bool = False) -> None:
+    """A replace marker is ``true`` or ``false`` and sits inside a section; anything else
+    (``_delete_: 'yes please'``, a marker at the top level, where there is nothing to
+    replace) is refused, naming ``where`` and the key path, instead of being guessed at."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:  # iterative: the loader already bounds the depth, this keeps it cheap
+        node, prefix = stack.pop()
+        if isinstance(node, Mapping):
+            for k, v in node.items():
+                if k in REPLACE_MARKERS:
+                    if top and not prefix:
+                        raise RecipeError(f"{where}: {k} at the top level replaces nothing; put it inside the "
+                                          f"section it replaces (e.g. optim: {{{k}: true, type: adam}})")
+                    if not isinstance(v, bool):
+                        raise RecipeError(f"{where}: {prefix}{k}: expected true or false, got {v!r}")
+                else:
+                    stack.append((v, f"{prefix}{k}."))
+        elif isinstance(node, list):
+            stack.extend((v, f"{prefix}{i}.") for i, v in enumerate(node))
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,6 +96,7 @@ def load_with_bases(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str
         cycle = " -> ".join(p.name for p in (*_chain, path))
         raise RecipeError(f"_base_ cycle: {cycle}")
     data = load_yaml(path)
+    check_markers(data, str(path), top=True)
     bases = data.pop("_base_", [])
     if isinstance(bases, str):
         bases = [bases]
@@ -99,9 +123,29 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise RecipeError(f"override {text!r}: {key!r} is not a dotted key path (e.g. model.head.type)")
     try:
         value = load_yaml_text(raw) if raw.strip() else None
+    except RecipeYAMLError as e:
+        raise RecipeError(f"override {text!r}: {e}") from None
     except yaml.YAMLError as e:
         raise RecipeError(f"override {text!r}: value is not valid YAML: {e}") from None
+    if raw.count("#") > _hashes(value):
+        raise RecipeError(f"override {text!r}: YAML reads ' #' as the start of a comment, so the value would be "
+                          f"cut to {value!r}; quote it: {key}=\"'{raw.strip()}'\"")
+    check_markers(value, f"override {text!r}")
+    if parts[-1] in REPLACE_MARKERS:  # the marker as the key path's last part
+        check_markers({parts[-1]: value}, f"override {text!r}", top=len(parts) == 1)
     return parts, value
+
+
+def _hashes(value: Any) -> int:
+    """How many ``#`` the parsed value holds (in its strings, keys included): fewer than
+    its text had means YAML dropped some as a comment."""
+    if isinstance(value, str):
+        return value.count("#")
+    if isinstance(value, Mapping):
+        return sum(_hashes(k) + _hashes(v) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(map(_hashes, value))
+    return 0
 
 
 _INDEX = re.compile(r"-?[0-9]+")
