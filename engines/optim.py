@@ -102,6 +102,9 @@ def _torch_optimizer(name: str) -> Callable[..., Any] | None:
     if name == "LBFGS":
         raise RecipeError("torch's LBFGS cannot train here: its step needs a closure that re-evaluates the "
                           "loss; use SGD, Adam, AdamW, ...")
+    if name == "SparseAdam":
+        raise RecipeError("torch's SparseAdam cannot train here: it takes sparse gradients only, and the zoo's "
+                          "models have dense ones; use Adam or AdamW")
     if name not in _torch_names(torch.optim, torch.optim.Optimizer):
         return None
     cls = getattr(torch.optim, name)
@@ -153,6 +156,8 @@ SCHEDULERS.set_fallback(_torch_scheduler, lambda: _torch_names(lrs, lrs.LRSchedu
 
 # -- the registered schedules: torch's schedulers after a linear warm-up ------------------
 def _warm_iters(warmup_epochs: float, warmup_factor: float, iters_per_epoch: int) -> int:
+    if not warmup_epochs >= 0:  # a negative count would silently mean no warm-up
+        raise RecipeError(f"sched.warmup_epochs: expected a number of epochs >= 0, got {warmup_epochs!r}")
     warm = int(warmup_epochs * iters_per_epoch)
     if warm > 0 and not 0 < warmup_factor <= 1:
         raise RecipeError(f"sched.warmup_factor: expected a number in (0, 1] (the first warm-up lr over the "
@@ -204,6 +209,8 @@ def cosine(optimizer: torch.optim.Optimizer, total_iters: int, iters_per_epoch: 
 def poly(optimizer: torch.optim.Optimizer, total_iters: int, iters_per_epoch: int, power: float = 0.9,
          warmup_epochs: float = 0.0, warmup_factor: float = 0.1) -> lrs.LRScheduler:
     """The segmentation schedule of DeepLab/mmseg: lr * (1 - t/T)^power after the warm-up."""
+    if not power > 0:  # a negative power divides by zero at the end of the run; 0 is a constant lr
+        raise RecipeError(f"sched.power: expected a number > 0 (1: linear decay), got {power!r}")
     warm = _warm_iters(warmup_epochs, warmup_factor, iters_per_epoch)
     return _after_warmup(optimizer, lambda: lrs.PolynomialLR(
         optimizer, total_iters=max(1, total_iters - warm), power=power), warm, warmup_factor)

@@ -72,6 +72,8 @@ class CrossEntropyLoss(nn.Module):
     ) -> None:
         super().__init__()
         self.ignore_index = ignore_index
+        if not 0.0 <= float(label_smoothing) <= 1.0:  # torch checks only in the first forward
+            raise RecipeError(f"loss.label_smoothing: expected a number in [0, 1], got {label_smoothing!r}")
         self.label_smoothing = float(label_smoothing)
         self.register_buffer("class_weights", _class_vector(class_weights, "class_weights"), persistent=False)
 
