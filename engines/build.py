@@ -14,6 +14,7 @@ from ignite.metrics import Loss
 from ignite_zoo.engines import optim as _optim  # noqa: F401  (registers optimizers and schedulers)
 from ignite_zoo.engines.checkpoint import EngineState, RecipeState
 from ignite_zoo.engines.evaluator import create_evaluator
+from ignite_zoo.engines.imbalance import loader_order, loss_config
 from ignite_zoo.engines.metrics import classification_metrics, segmentation_metrics
 from ignite_zoo.engines.preflight import preflight
 from ignite_zoo.engines.predictor import PredictSettings, Predictor
@@ -57,7 +58,8 @@ def build_loaders(recipe: Mapping[str, Any], device: torch.device) -> tuple[Any,
             common["prefetch_factor"] = ld["prefetch_factor"]
     bs, world = ld["batch_size"], idist.get_world_size()
     drop_last = ld["drop_last"] and len(train_ds) >= bs * world
-    train_loader = idist.auto_dataloader(train_ds, batch_size=bs, shuffle=True, drop_last=drop_last, **common)
+    train_loader = idist.auto_dataloader(train_ds, batch_size=bs, drop_last=drop_last,
+                                          **loader_order(recipe, train_ds), **common)
     val_bs = ld["val_batch_size"] or bs
     if world > 1:
         val_loader = torch.utils.data.DataLoader(val_ds, batch_size=max(1, val_bs // world),
@@ -137,7 +139,7 @@ def build_training(recipe: dict, device: torch.device | None = None) -> Training
     device = step_cfg.device
     train_ds, val_ds, train_loader, val_loader = build_loaders(recipe, device)
     model = build_model_on(recipe, device, tr["channels_last"])
-    loss_fn = LOSSES.build(recipe["loss"], _path="loss")
+    loss_fn = LOSSES.build(loss_config(recipe, train_ds), _path="loss")
     metrics = build_metrics(recipe, val_ds, loss_fn, device)
     settings = PredictSettings.from_recipe(recipe)
     run_model = preflight(recipe, maybe_compile(model, tr["compile"]), model, loss_fn, metrics,
