@@ -22,7 +22,7 @@ from ignite.utils import manual_seed
 from ignite_zoo.engines.build import Training, build_training
 from ignite_zoo.engines.checkpoint import load_state_strict, read_checkpoint, recipe_of
 from ignite_zoo.engines.events import RunContext, RunEvents
-from ignite_zoo.engines.handlers import attach_handlers, close_handlers
+from ignite_zoo.engines.handlers import attach_handlers, close_handlers, prepare_ema
 from ignite_zoo.engines.metrics import flatten_metrics, metric_spec, scored_classes
 from ignite_zoo.engines.preflight import rng_kept
 from ignite_zoo.engines.resume_check import check_resume_settings
@@ -73,7 +73,7 @@ def resume_from(t: Training, ckpt_path: Path) -> dict:
     Reads only: nothing in any run directory changes here. Returns the checkpoint's recipe."""
     ckpt = read_checkpoint(ckpt_path)
     trained_with = recipe_of(ckpt, ckpt_path)
-    missing = [k for k in t.to_save if k not in ckpt and k != "recipe"]
+    missing = [k for k in t.to_save if k not in ckpt and k not in ("recipe", "ema_model")]
     if missing:
         raise CheckpointError(f"resume: {ckpt_path} lacks {', '.join(missing)}; was it written by another recipe "
                               "(or is it a best checkpoint, which holds the weights only)?")
@@ -81,7 +81,9 @@ def resume_from(t: Training, ckpt_path: Path) -> dict:
     model = t.model.module if isinstance(t.model, (torch.nn.parallel.DistributedDataParallel,
                                                    torch.nn.DataParallel)) else t.model
     load_state_strict(model, ckpt["model"], f"resume checkpoint {ckpt_path}")
-    rest = {k: v for k, v in t.to_save.items() if k not in ("model", "recipe")}
+    rest = {k: v for k, v in t.to_save.items() if k not in ("model", "recipe") and k in ckpt}
+    if "ema_model" in t.to_save and "ema_model" not in ckpt:  # train.ema switched on: the average starts here
+        t.to_save["ema_model"].load_state_dict(model.state_dict())
     Checkpoint.load_objects(to_load=rest, checkpoint={k: ckpt[k] for k in rest})
     log.info("resumed from %s at epoch %d (iteration %d)", ckpt_path, t.trainer.state.epoch, t.trainer.state.iteration)
     return trained_with
@@ -142,6 +144,7 @@ def run_rank(local_rank: int, recipe: dict, run_path: str | None, resume: str | 
     if device.type == "cpu":
         keep_freed_memory()  # no page faults on every step's fresh tensors
     t = build_training(recipe, device)
+    ema = prepare_ema(recipe, t.model, t.to_save)  # before resume: the average is resumed too
     if resume:
         trained_with = resume_from(t, Path(resume))
         saved = t.trainer.state.epoch_length

@@ -10,6 +10,7 @@ from ignite_zoo.engines.handlers import (  # noqa: F401  (registers)
     confusion,
     console,
     early_stopping,
+    ema,
     history,
     mask_snapshots,
     mlflow,
@@ -17,7 +18,8 @@ from ignite_zoo.engines.handlers import (  # noqa: F401  (registers)
     progress,
     tensorboard,
 )
+from ignite_zoo.engines.handlers.ema import prepare_ema
 from ignite_zoo.engines.handlers.mask_snapshots import resolve_epochs
 from ignite_zoo.engines.handlers.wiring import attach_handlers, check_handlers, close_handlers
 
-__all__ = ["attach_handlers", "check_handlers", "close_handlers", "resolve_epochs"]
+__all__ = ["attach_handlers", "check_handlers", "close_handlers", "prepare_ema", "resolve_epochs"]

@@ -64,7 +64,8 @@ class CheckpointHandler:
         self.best = None
         if self.keep_best > 0:
             spec = run.metric
-            weights = {"model": run.to_save["model"], "recipe": run.to_save["recipe"]}
+            # with train.ema the averaged weights: the ones the validation scored
+            weights = {"model": run.to_save.get("ema_model", run.to_save["model"]), "recipe": run.to_save["recipe"]}
             self.best = Checkpoint(weights, saver, filename_prefix=BEST_PREFIX, n_saved=self.keep_best,
                                    score_function=lambda e: spec.score(e.state.epoch_summary[spec.key]),
                                    score_name=spec.file_label, global_step_transform=lambda e, _: e.state.epoch)
