@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 from ignite_zoo.registry.errors import RunError
 
@@ -62,9 +62,11 @@ def prepare_output_dir(out: str | os.PathLike, inputs: Iterable[str | os.PathLik
         foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
         if foreign:
             more = f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else ""
-            raise RunError(f"{flag} {out}: holds files this tool did not write ({', '.join(foreign[:_SHOWN])}{more}); "
-                           f"choose a new or empty folder, or pass --overwrite to write "
-                           f"{', '.join(sorted(owned))} there anyway")
+            why = "" if remember else ("; a folder of masks keeps no record of who wrote them, so earlier masks "
+                                       "count too")
+            raise RunError(f"{flag} {out}: holds files this tool did not write ({', '.join(foreign[:_SHOWN])}{more})"
+                           f"{why}; choose a new or empty folder, or pass --overwrite to write "
+                           f"{', '.join(sorted(owned))} there anyway, REPLACING any file there of the same name")
     try:
         out.mkdir(parents=True, exist_ok=True)
         if remember:
@@ -80,8 +82,12 @@ def check_output_file(path: str | os.PathLike, inputs: Iterable[str | os.PathLik
     with ``overwrite``. Its folder is created."""
     path = Path(path)
     for given in inputs:
-        if path.resolve() == Path(given).resolve():
+        src = Path(given).resolve()
+        if path.resolve() == src:
             raise RunError(f"{flag} {path}: is the input {given}; choose another name")
+        if src.is_dir() and _inside(path.resolve().parent, src):
+            raise RunError(f"{flag} {path}: is inside the input {given}; outputs never go into an input folder, "
+                           "choose another place")
     if path.is_dir():
         raise RunError(f"{flag} {path}: is a folder; expected a file name")
     if path.exists() and not overwrite:
@@ -91,3 +97,46 @@ def check_output_file(path: str | os.PathLike, inputs: Iterable[str | os.PathLik
     except OSError as e:
         raise RunError(f"{flag} {path}: cannot create its folder ({e.strerror or e})") from None
     return path
+
+
+def _overlaps(a: Path, b: Path) -> bool:
+    """One folder is the other or lies inside it."""
+    return a == b or a in b.parents or b in a.parents
+
+
+def check_run_location(recipe: Mapping[str, Any]) -> None:
+    """The output-folder rule for runs: a run's folder (``out.dir``, or ``out.root/out.name``)
+    never shares a folder tree with the dataset (``data.root``), in either direction: a run
+    inside the data mixes its files with the data's (and a generated set that is replaced
+    takes the runs with it); data inside a run's folder would be among its outputs. And
+    ``out.name`` stays inside ``out.root``. Paths are compared resolved, as typed relative
+    paths and symbolic links reach the same folders."""
+    out = recipe["out"]
+    root = Path(out["root"]).resolve()
+    if out["dir"]:
+        where, folder = f"out.dir={out['dir']}", Path(out["dir"]).resolve()
+    else:
+        where, folder = f"out.root={out['root']}", root
+        run_base = (root / str(out["name"])).resolve()
+        if run_base != root and root not in run_base.parents:
+            raise RunError(f"out.name={out['name']}: would put the run outside out.root={out['root']}; expected one "
+                           "folder name (set out.root or out.dir for another place)")
+    data_root = (recipe.get("data") or {}).get("root")
+    if data_root and _overlaps(folder, Path(data_root).resolve()):
+        raise RunError(f"{where}: shares a folder with the dataset (data.root={data_root}); runs and data are kept "
+                       "apart (a dataset that is regenerated or cleaned would take the runs with it): choose a "
+                       "folder outside it")
+
+
+def check_new_run_folder(path: Path, ignore: tuple[str, ...] = ()) -> None:
+    """``out.dir`` for a new run: new or empty (entries starting with one of ``ignore``, a
+    concurrent start's lock, aside: the lock then says who holds it). A folder of someone's
+    files is never taken over."""
+    if path.is_dir():
+        entries = sorted(p.name for p in path.iterdir() if not p.name.startswith(ignore))
+        if entries:
+            shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+            raise RunError(f"out.dir={path}: holds files that are not a run ({shown}); a new run's folder must be "
+                           "new or empty: choose another out.dir")
+    elif path.exists():
+        raise RunError(f"out.dir={path}: is a file; expected a folder for the run (new or empty)")

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from ignite_zoo.engines.outputs import check_new_run_folder, check_run_location
 from ignite_zoo.registry.errors import RecipeError, RunError
 from ignite_zoo.registry.recipe import dump_recipe, load_yaml, validate
 
@@ -47,12 +48,18 @@ def checkpoint_score(path: Path) -> float:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename: a reader, or a crash or full disk while
+    writing, leaves the old file whole (no temporary file is left behind on failure)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:  # the text's own line ends, as given
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:  # the text's own line ends, as given
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _pid_alive(pid: int) -> bool:
@@ -250,7 +257,8 @@ def prepare_run_dir(recipe: Mapping[str, Any]) -> tuple[RunDir, Path | None]:
     starts a new one when there is none); ``resume: path/to.pt`` or a run directory
     continues that run. A new run gets ``out.root/out.name/<timestamp>``, or ``out.dir``
     if that is set and unused: a second run never writes into a first one's directory.
-    Nothing is written into an existing run here.
+    Nothing is written into an existing run here. A new run's folder must pass
+    ``check_run_location``.
     """
     resume = recipe.get("resume")
     if resume == "auto":
@@ -270,12 +278,14 @@ def prepare_run_dir(recipe: Mapping[str, Any]) -> tuple[RunDir, Path | None]:
         run = RunDir(ckpt.parent.parent if ckpt.parent.name == CHECKPOINTS else ckpt.parent)
         run.check_writable()
         return run, ckpt
+    check_run_location(recipe)
     out = recipe["out"]
     if out["dir"]:
         path = Path(out["dir"])
         if _is_used(path):
             raise RunError(f"out.dir={path} already holds a run; pass resume=auto to continue it, "
                            "or choose another out.dir (runs are never overwritten)")
+        check_new_run_folder(path, ignore=(LOCK_FILE, ".write_test."))
     else:
         base = Path(out["root"]) / out["name"]
         RunDir(base).check_writable()

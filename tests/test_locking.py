@@ -18,8 +18,9 @@ from ignite_zoo.registry.recipe import load_recipe
 from tests.cli_check import snapshot, start_paused_run, user_error
 from tests.helpers import DEMO, tiny_seg
 
+#: ``sched=null``: a finished run may be resumed for more epochs (a schedule spanning the run refuses that)
 FAST = ["train.max_iters_per_epoch=2", "handlers.tensorboard.enabled=false", "handlers.mask_snapshots.epochs=[]",
-        "train.threads=1"]
+        "train.threads=1", "sched=null"]
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,9 @@ def test_a_second_process_on_a_running_run_and_sigterm_then_resume(capsys, data_
     assert not (run / LOCK_FILE).exists()
     assert (run / "checkpoints" / "last_checkpoint_1.pt").is_file()
     assert not (run / "checkpoints" / "last_checkpoint_2.pt").exists()
-    run_experiment(load_recipe(DEMO, [*args, "resume=auto"]))
+    # the same loss as the paused run (resume refuses other training settings); it pauses no more
+    same = [*args, "resume=auto", "imports=[zoo_test_pausing]", "loss.type=pausing_ce"]
+    run_experiment(load_recipe(DEMO, same), search_dir=tmp_path)
     assert (run / "checkpoints" / "last_checkpoint_2.pt").is_file()
     assert [line.split(",")[0] for line in (run / "history.csv").read_text().splitlines()[1:]] == ["1", "2"]
     assert not (run / LOCK_FILE).exists()

@@ -72,3 +72,16 @@ def test_a_file_is_not_a_folder(tmp_path):
     (tmp_path / "f").write_text("")
     with pytest.raises(RunError, match="is a file"):
         prepare_output_dir(tmp_path / "f", owned_names=OWNED, overwrite=True)
+
+
+def test_relative_output_paths_are_resolved_before_the_input_check(tmp_path, monkeypatch):
+    """As a person types them: ``imgs/preds`` (relative) against the input ``imgs`` given
+    absolute, and an input reached through a symbolic link."""
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    (tmp_path / "link").symlink_to(imgs)
+    monkeypatch.chdir(tmp_path)
+    for out, given in (("imgs/preds", imgs), ("link/preds", imgs), ("imgs/preds", "link")):
+        with pytest.raises(RunError, match="is inside the input"):
+            prepare_output_dir(out, inputs=[given])
+    assert not (imgs / "preds").exists()
