@@ -6,9 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from ignite_zoo.engines.inference.predict import SlideSettings, predict_logits_auto
 from ignite_zoo.engines.inference.sliding_window import sliding_window_logits, window_starts, window_weights
-from ignite_zoo.registry.errors import RecipeError
 
 
 def conv_model(kernel: int = 3, k: int = 5) -> nn.Module:
@@ -123,25 +121,6 @@ def test_result_does_not_depend_on_the_window_batch_and_inputs_stay_tile_sized()
     torch.testing.assert_close(one[0], a[1], rtol=1e-4, atol=1e-5)
 
 
-def test_predict_logits_auto_whole_and_slide():
-    from ignite_zoo.engines.runtime import resolve_amp
-    from ignite_zoo.engines.trainer import StepConfig
-
-    model = tiny_fcn8s()
-    cfg = StepConfig(device=torch.device("cpu"), amp_dtype=resolve_amp(False, torch.device("cpu")),
-                     channels_last=False, non_blocking=False)
-    x = torch.randn(1, 3, 64, 96)
-    whole = predict_logits_auto(model, x, cfg, "whole")
-    with torch.inference_mode():
-        torch.testing.assert_close(whole, model(x))
-    covering = predict_logits_auto(model, x, cfg, "slide", tile=128, overlap=32)
-    assert torch.equal(covering, whole)
-    tiled = predict_logits_auto(model, x, cfg, "slide", tile=32, overlap=16)
-    assert tiled.shape == whole.shape and tiled.device == x.device
-    with pytest.raises(RecipeError, match="eval.mode"):
-        predict_logits_auto(model, x, cfg, "tiles")
-
-
 def test_bad_arguments():
     model = conv_model()
     x = torch.randn(1, 3, 64, 64)
@@ -149,18 +128,27 @@ def test_bad_arguments():
         sliding_window_logits(model, x, 32, overlap=32)
     with pytest.raises(ValueError, match="blend"):
         sliding_window_logits(model, x, 32, overlap=8, blend="max")
-    with pytest.raises(RecipeError, match="overlap 512"):
-        SlideSettings(mode="slide", tile=512, overlap=512)
 
 
-def test_slide_settings_from_recipe_and_flags():
-    recipe = {"eval": {"mode": "slide", "tile": 256, "overlap": 64}}
-    s = SlideSettings.from_recipe(recipe)
-    assert (s.mode, s.tile, s.overlap, s.above) == ("slide", 256, 64, None) and s.tiles(100, 100)
-    assert SlideSettings.from_recipe({}).mode == "whole" and not SlideSettings.from_recipe({}).tiles(9000, 9000)
-    s = SlideSettings.from_recipe({}, tile=None, above=1024)
-    assert s.mode == "slide" and s.tile == 512 and not s.tiles(1024, 1000) and s.tiles(1025, 10)
-    s = SlideSettings.from_recipe(recipe, tile=128, overlap=None)
-    assert (s.tile, s.overlap) == (128, 64)
-    s = SlideSettings.from_recipe({}, tile=64)  # no overlap anywhere: a quarter of the tile
-    assert (s.mode, s.tile, s.overlap) == ("slide", 64, 16)
+
+
+@pytest.mark.parametrize("blend", ["gaussian", "linear"])
+def test_the_blend_argument_weights_the_windows(blend):
+    """The overlap is a weighted mean with ``window_weights(blend)``, recomputed here window by
+    window; a model whose output depends on the window (zero padding at its borders) makes
+    every blend give another result, so a blend ignored (always the mean) fails."""
+    model = conv_model(kernel=5)
+    torch.manual_seed(1)
+    x = torch.randn(1, 3, 40, 40)
+    tile, overlap = 24, 12
+    with torch.no_grad():
+        out = sliding_window_logits(model, x, tile, overlap=overlap, blend=blend)
+        mean = sliding_window_logits(model, x, tile, overlap=overlap, blend="mean")
+        w = window_weights(tile, tile, blend)
+        num, den = torch.zeros(5, 40, 40), torch.zeros(40, 40)
+        for y in window_starts(40, tile, tile - overlap):
+            for x0 in window_starts(40, tile, tile - overlap):
+                num[:, y:y + tile, x0:x0 + tile] += model(x[:, :, y:y + tile, x0:x0 + tile])[0] * w
+                den[y:y + tile, x0:x0 + tile] += w
+    assert torch.allclose(out[0], num / den, atol=1e-5)
+    assert (out - mean).abs().max() > 1e-3
