@@ -17,6 +17,7 @@ from ignite_zoo.engines.handlers import (  # noqa: F401  (registers)
     nan_guard,
     progress,
     tensorboard,
+    tune_report,
 )
 from ignite_zoo.engines.handlers.ema import prepare_ema
 from ignite_zoo.engines.handlers.mask_snapshots import resolve_epochs
