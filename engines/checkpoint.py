@@ -12,6 +12,7 @@ import copy
 import errno
 import logging
 import os
+import pickle
 import re
 import shutil
 import stat
@@ -150,8 +151,13 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
                               "corrupt or another kind of file; expected a .pt file from a run's checkpoints/ folder")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated, not a torch file, or holding pickled objects
-        raise CheckpointError(f"{path}: cannot read checkpoint ({type(e).__name__}: {e})") from None
+    except pickle.UnpicklingError:  # torch's message is a page of advice to load it unsafely
+        raise CheckpointError(f"{path}: cannot read checkpoint: it holds pickled Python objects besides tensors, "
+                              "which are never loaded (their code could run anything); expected a .pt file "
+                              "from a run's checkpoints/ folder") from None
+    except Exception as e:  # truncated, not a torch file
+        first = next((line for line in str(e).splitlines() if line.strip()), "")
+        raise CheckpointError(f"{path}: cannot read checkpoint ({type(e).__name__}: {first})") from None
 
 
 def recipe_of(ckpt: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
