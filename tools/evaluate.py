@@ -23,7 +23,10 @@ frequency-weighted IoU and pixel accuracy come from the same confusion matrix; a
 outside --classes is shown as "not scored". A mask colour that is no class counts as the dataset's
 unknown class, with a warning, where the dataset allows that; --strict makes it an
 error. Predictions that decode to almost nothing but unknown (masks of another dataset or
-encoding) are scored, with a warning.
+encoding) are scored, with a warning. GeoTIFF class rasters (a .tif PRED_DIR and GT_DIR,
+or folders of them paired by name) are matched by geotransform, not pixel indices, and
+read window by window; nodata in either is left out; classes come from --run or a
+classes.yaml beside the truth.
 """
 from __future__ import annotations
 
@@ -117,7 +120,18 @@ def main(argv: Sequence[str]) -> int:
     from ignite_zoo.engines.inference import evaluate_folders, mask_dataset
     from ignite_zoo.zoo.data import ForeignColourWarning
 
-    data = mask_dataset(args.run, args.dataset, {"strict": True} if args.strict else None)
+    from ignite_zoo.engines.inference.scenes import is_scene_input
+
+    scenes = is_scene_input(args.pred_dir)  # GeoTIFF rasters: matched on the map, window by window
+    if scenes:
+        from ignite_zoo.engines.inference.layout import MaskDataset
+        from ignite_zoo.engines.inference.scenes import scene_table
+        from ignite_zoo.zoo.data.geotiff import GeoTiff
+
+        table, source = scene_table(args.run, Path(args.gt_dir))
+        data = MaskDataset(GeoTiff.make_info(table, 255), "geotiff", tuple(range(len(table))), source)
+    else:
+        data = mask_dataset(args.run, args.dataset, {"strict": True} if args.strict else None)
     info = data.info
     classes = (list(data.eval_classes) if args.classes is None
                else parse_classes(args.classes, info.num_classes, data.eval_classes))
@@ -132,8 +146,13 @@ def main(argv: Sequence[str]) -> int:
 
     with warnings.catch_warnings():
         warnings.showwarning = show_warning  # one line on stderr, never on stdout (--json)
-        result = evaluate_folders(args.pred_dir, args.gt_dir, classes, batch_size=args.batch_size,
-                                  progress=not args.no_progress, info=info)
+        if scenes:
+            from ignite_zoo.engines.inference.scenes import evaluate_scenes
+
+            result = evaluate_scenes(args.pred_dir, args.gt_dir, table, classes)
+        else:
+            result = evaluate_folders(args.pred_dir, args.gt_dir, classes, batch_size=args.batch_size,
+                                      progress=not args.no_progress, info=info)
     names = info.classes
     result = add_class_scores(result, classes)
     if args.json:

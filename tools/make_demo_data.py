@@ -2,6 +2,7 @@
 
     python tools/make_demo_data.py data/landcover --n 40 --size 256 --seed 0
     python tools/make_demo_data.py data/voc_shapes --layout voc --n 40 --size 64 --classes 4
+    python tools/make_demo_data.py --geotiff data/geo_demo
 
 With --layout sat (the default) OUT gets train/ and validation/ with NNNN_sat.jpg +
 NNNN_mask.png pairs and a manifest; point a recipe's data.root at it with type dlcv_sat
@@ -9,6 +10,10 @@ NNNN_mask.png pairs and a manifest; point a recipe's data.root at it with type d
 again with the same parameters leaves OUT as it is. With --layout voc OUT gets
 JPEGImages/, SegmentationClass/ (palette PNGs, 255 around objects) and
 ImageSets/Segmentation/{train,val}.txt, for type voc with data.args.classes of that many names.
+With --geotiff DIR, DIR gets 4-band uint16 GeoTIFF scenes (EPSG:32633, 10 m pixels, a
+nodata border) with class rasters in train/ and validation/ (images/ + masks/) and
+classes.yaml, for type geotiff (recipes/seg_geotiff_demo.yaml, data.root=DIR); --n scenes
+(default 4, one for validation) of --size pixels (default 768).
 """
 from __future__ import annotations
 
@@ -26,11 +31,13 @@ from ignite_zoo.registry.cli import main_guard  # noqa: E402
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("out", type=Path, help="folder to write (created; an existing generated set is replaced)")
+    p.add_argument("out", type=Path, nargs="?", help="folder to write (created; an existing generated set is replaced)")
+    p.add_argument("--geotiff", type=Path, metavar="DIR", default=None,
+                   help="write the GeoTIFF scene demo into DIR instead (4-band uint16, projected CRS, nodata border)")
     p.add_argument("--layout", choices=("sat", "voc"), default="sat",
                    help="sat: the course's land-cover tiles (default); voc: shapes in Pascal VOC's layout")
-    p.add_argument("--n", type=int, default=40, help="number of images (default 40)")
-    p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
+    p.add_argument("--n", type=int, default=None, help="number of images (default 40; --geotiff: 4 scenes)")
+    p.add_argument("--size", type=int, default=None, help="image side in pixels (default 256; --geotiff: 768)")
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes (default 0)")
     p.add_argument("--val-fraction", type=float, default=0.25,
                    help="share of images for validation (default 0.25; sat: id 0010 is always there when it exists)")
@@ -40,6 +47,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
+    if (args.out is None) == (args.geotiff is None):
+        from ignite_zoo.registry.errors import UsageError
+
+        raise UsageError("give a folder to write, OUT or --geotiff DIR (one of them)")
+    if args.geotiff is not None:
+        from ignite_zoo.zoo.data.synthetic_geotiff import make_geotiff_demo
+
+        n, size = args.n or 4, args.size or 768
+        made = make_geotiff_demo(args.geotiff, n_train=max(1, n - 1), n_val=1, size=size, seed=args.seed)
+        print(f"{'wrote' if made else 'already up to date:'} {args.geotiff}: {max(1, n - 1)} train + 1 validation "
+              f"scenes of {size}x{size}, 4 bands uint16, EPSG:32633, classes.yaml")
+        return 0
+    args.n, args.size = args.n or 40, args.size or 256
     if args.layout == "voc":
         from ignite_zoo.zoo.data.synthetic_voc import make_voc_like
 
