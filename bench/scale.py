@@ -18,8 +18,9 @@
   ONNX Runtime (its fp32 CPU provider, as many threads as PyTorch gets) against PyTorch
   fp32 and against the prediction tool's own PyTorch path; information, no target.
 
-Until ``engines.inference.sliding_window`` / ``engines.inference.export`` (and
-onnxruntime) can be imported, each row says "not available" with the reason and value 0.
+When ``engines.inference.sliding_window`` / ``engines.inference.export`` (or onnxruntime)
+cannot be imported, each of their rows is a failed row ("FAILED, not measured", met: no)
+naming the module: a missing optional module is never a quiet gap in the table.
 """
 from __future__ import annotations
 
@@ -58,7 +59,10 @@ def missing(*modules: str) -> str | None:
 
 
 def not_available(prefix: str, unit: str, module: str) -> dict[str, Any]:
-    return row(f"{prefix}: not available ({module} cannot be imported)", 0.0, unit)
+    """A failed row, not a quiet gap: the measurement could not run because ``module``
+    cannot be imported (target "the module imports": 0 of 1, not met)."""
+    return {"name": f"{prefix}: FAILED, not measured ({module} cannot be imported)", "value": 0.0, "unit": unit,
+            "target": "== 1", "met": False}
 
 
 def fcn8s(width: float = 1.0, hidden: int | None = None) -> Any:

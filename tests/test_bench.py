@@ -80,8 +80,8 @@ EXPECTED = {
 }
 
 
-#: The scale group's rows once the tiled prediction and ONNX export modules exist; before,
-#: one "not available" row per figure, under the same prefixes as the target rows.
+#: The scale group's rows; with a module missing, one failed row per figure, under the same
+#: prefixes as the target rows.
 SCALE_TILED = [
     "scale: peak RSS of tiled prediction",
     "scale: tiled prediction, no overlap, megapixels/s",
@@ -245,7 +245,7 @@ def test_soak_rows_target_a_slope_in_full_mode_only():
     assert "indicative" in quick[0]["name"]
 
 
-def test_scale_rows_say_not_available_until_the_modules_exist(monkeypatch):
+def test_scale_rows_fail_with_the_reason_when_a_module_is_missing(monkeypatch):
     from bench import scale
 
     assert scale.missing("json") is None
@@ -255,7 +255,8 @@ def test_scale_rows_say_not_available_until_the_modules_exist(monkeypatch):
     monkeypatch.setattr(scale, "EXPORT", "no_such_module_here.export")
     rows = scale.run(quick=True, threads=1)
     check_rows(rows, [scale.RSS_NAME, scale.TILED_NAME, scale.ONNX_NAME])
-    assert all("not available (no_such_module_here" in r["name"] and r["met"] is None for r in rows)
+    assert all("FAILED, not measured (no_such_module_here" in r["name"] and "cannot be imported" in r["name"]
+               and r["met"] is False and r["target"] for r in rows)
 
 
 def _scale_missing() -> str | None:
@@ -265,7 +266,7 @@ def _scale_missing() -> str | None:
 
 
 scale_available = pytest.mark.skipif(_scale_missing() is not None,
-                                     reason="engines.inference.sliding_window is not on this branch yet")
+                                     reason="engines.inference.sliding_window cannot be imported")
 
 
 @scale_available
