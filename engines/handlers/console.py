@@ -96,5 +96,5 @@ class Console:
         classes = list(getattr(self.run.dataset_info, "classes", None) or [])
         table = class_score_lines(final, classes, indent="    ")
         if table:
-            lines += [f"  per class (epoch {final.get('epoch', '-')}):", *table]
+            lines += [f"  per class  epoch {final.get('epoch', '-')}", *table]
         print("\n".join(lines), flush=True)
