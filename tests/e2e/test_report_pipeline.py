@@ -144,12 +144,14 @@ def test_predict_then_evaluate_reproduces_the_validation_miou(runs, capsys):
     print("\n" + "\n".join(seen))
 
 
-def test_predict_masks_are_full_resolution_palette_pngs(runs):
+def test_predict_masks_are_full_resolution_palette_pngs(runs, capsys):
+    """Its own predictions (in its own folder): no test reads another test's output."""
     from PIL import Image
 
-    preds = runs["tmp"] / "pred_fcn32s"
-    if not preds.is_dir():
-        pytest.skip("needs test_predict_then_evaluate_reproduces_the_validation_miou")
+    preds = runs["tmp"] / "pred_palette"
+    code, _, err = call_tool("predict", runs["fcn32s"], runs["val"], preds, "--last", capsys=capsys)
+    assert code == 0, err
+    assert len(list(preds.iterdir())) == len(list(runs["val"].glob("*_sat.jpg")))
     for mask in preds.iterdir():
         image = runs["val"] / mask.name.replace("_mask.png", "_sat.jpg")
         with Image.open(mask) as m, Image.open(image) as im:
