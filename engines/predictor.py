@@ -92,7 +92,8 @@ def forward_logits(model: torch.nn.Module, x: torch.Tensor, cfg: StepConfig) -> 
 
 def torch_step(model: torch.nn.Module, cfg: StepConfig) -> StepFn:
     """``step(x)`` for a PyTorch model: the batch moved to ``cfg.device``; a model held in
-    bf16 (``hold_in_bf16``) gets bf16 pixels and no autocast, any other ``forward_logits``."""
+    bf16 (``hold_in_bf16``) runs without autocast (it normalises in float32 and hands bf16
+    on), any other through ``forward_logits``."""
     p = next(model.parameters(), None)
     dtype = p.dtype if p is not None else torch.float32
 
@@ -101,7 +102,6 @@ def torch_step(model: torch.nn.Module, cfg: StepConfig) -> StepFn:
         x = x.to(cfg.device, non_blocking=cfg.non_blocking)
         if dtype in (torch.float32, torch.float64):
             return forward_logits(model, x, cfg)
-        x = x.to(dtype)
         if cfg.channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         return model(x).float()

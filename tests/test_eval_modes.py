@@ -20,10 +20,10 @@ def _val(run_dir) -> dict:
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("modes")
     common = ["train.epochs=1", "train.max_iters_per_epoch=2", "handlers.tensorboard.enabled=false",
-              "handlers.mask_snapshots.epochs=[]", "train.amp=false", "train.threads=1"]
+              "handlers.mask_snapshots.epochs=[]", "train.amp=false", "train.threads=1", "data.args.size=64"]
     out = {}
-    for name, extra in {"whole": [], "one_tile": ["eval.mode=slide", "eval.tile=64"],
-                        "tiles": ["eval.mode=slide", "eval.tile=16", "eval.overlap=4"]}.items():
+    for name, extra in {"whole": ["eval.mode=whole"], "one_tile": ["eval.mode=slide", "eval.tile=64"],
+                        "tiles": ["eval.mode=slide", "eval.tile=32", "eval.overlap=8"]}.items():
         recipe = load_recipe(DEMO, tiny_seg(tmp, *common, *extra, f"out.dir={tmp / name}"))
         out[name] = {**_val(run_experiment(recipe)), "dir": tmp / name}
     return out

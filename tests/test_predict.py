@@ -68,15 +68,19 @@ def images(tmp_path_factory) -> Path:
 def test_bf16_weights_give_the_autocast_logits():
     """Weights held in bf16 compute what autocast computes, exactly; a model with batch norm
     keeps autocast, whose fp32 norm parameters bf16 ones would not reproduce."""
-    from ignite_zoo.engines.evaluator import predict_logits
-    from ignite_zoo.engines.inference.loading import make_step_fn, use_bf16_weights, weights_dtype
-    from ignite_zoo.engines.trainer import StepConfig
+    from ignite_zoo.engines.inference.loading import hold_in_bf16
+    from ignite_zoo.engines.predictor import forward_logits, torch_step
+    from ignite_zoo.engines.step import StepConfig
     from ignite_zoo.zoo import build_model
 
     cpu = torch.device("cpu")
     fp32 = StepConfig(device=cpu, amp_dtype=None, channels_last=False, non_blocking=False)
     cfg = StepConfig(device=cpu, amp_dtype=torch.bfloat16, channels_last=True, non_blocking=False)
-    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 255
+
+    def weights_dtype(model: torch.nn.Module) -> torch.dtype:
+        return next(model.parameters()).dtype
+
     for backbone, casts in (("vgg16", True), ("vgg16_bn", False)):
         torch.manual_seed(0)
         model = build_model({"backbone": {"type": backbone, "width": 0.125},
@@ -84,12 +88,13 @@ def test_bf16_weights_give_the_autocast_logits():
         with torch.no_grad():
             for p in model.parameters():
                 p.add_(0.05 * torch.randn_like(p))
-        assert not use_bf16_weights(model, fp32) and weights_dtype(model) == torch.float32
+        assert not hold_in_bf16(model, fp32) and weights_dtype(model) == torch.float32
         model = model.to(memory_format=torch.channels_last)
-        autocast = predict_logits(model, x, cfg)
-        assert use_bf16_weights(model, cfg) is casts
+        autocast = forward_logits(model, x, cfg)
+        assert hold_in_bf16(model, cfg) is casts
         assert weights_dtype(model) == (torch.bfloat16 if casts else torch.float32)
-        held = make_step_fn(model, cfg)(x)
+        assert model.pixel_mean.dtype == torch.float32  # the input is normalised in float32, as under autocast
+        held = torch_step(model, cfg)(x)
         assert held.dtype == torch.float32 and torch.equal(held, autocast), backbone
 
 
@@ -111,13 +116,16 @@ def test_tiles_covering_the_image_write_the_whole_image_masks(seg_run, images, t
     assert read_ids(tmp_path / "cover").keys() == read_ids(tmp_path / "whole").keys()
     for name, m in read_ids(tmp_path / "whole").items():
         assert np.array_equal(read_ids(tmp_path / "cover")[name], m)
-    code, out, err = predict_tool(seg_run, images, tmp_path / "tiled", "--tile", "16", "--overlap", "8",
+    code, out, err = predict_tool(seg_run, images, tmp_path / "tiny", "--tile", "16", capsys=capsys)
+    assert code == 2 and "tile 16: expected at least 32 pixels" in err  # a window smaller than the deepest stride
+    code, out, err = predict_tool(seg_run, images, tmp_path / "tiled", "--tile", "32", "--overlap", "8",
                                   capsys=capsys)
     assert code == 0, err
-    assert "(3 in tiles)" in out and "tiles: 16 px, overlap 8 px" in err
+    assert "(1 in tiles)" in out and "tiles: 32 px, overlap 8 px" in err  # the 32x32 ones are one window
     tiled = read_ids(tmp_path / "tiled")
     assert tiled["0002_mask.png"].shape == (40, 48)
-    code, out, err = predict_tool(seg_run, images, tmp_path / "big_only", "--tile", "16", "--overlap", "8",
+    assert np.array_equal(tiled["0000_mask.png"], read_ids(tmp_path / "whole")["0000_mask.png"])
+    code, out, err = predict_tool(seg_run, images, tmp_path / "big_only", "--tile", "32", "--overlap", "8",
                                   "--tile-above", "40", capsys=capsys)
     assert code == 0, err
     assert "(1 in tiles)" in out  # only the 40x48 image is larger than 40 px

@@ -28,7 +28,7 @@ KILLER = textwrap.dedent('''
 
     import torch
 
-    import ignite_zoo.engines.evaluator as evaluator
+    import ignite_zoo.engines.predictor as predictor
     from ignite_zoo.registry import LOSSES
     from ignite_zoo.zoo.losses import CrossEntropyLoss as cross_entropy
 
@@ -50,7 +50,7 @@ KILLER = textwrap.dedent('''
             return inner(logits, target)
         return loss
 
-    _predict = evaluator.predict_logits
+    _predict = predictor.Predictor.__call__
 
     def predict(*a, **kw):
         calls["val"] += 1
@@ -58,7 +58,7 @@ KILLER = textwrap.dedent('''
             die()
         return _predict(*a, **kw)
 
-    evaluator.predict_logits = predict
+    predictor.Predictor.__call__ = predict
 
     _save = torch.save
 

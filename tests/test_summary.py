@@ -120,7 +120,7 @@ def test_tool_recipe_default_input_and_tree(tool, tmp_path, capsys):
     )
     assert main_guard(tool.main, [str(recipe), "--tree"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("FCN16s(") and HEADER in out
+    assert out.startswith("SegmentationModel(") and "(head): FCN16s(" in out and HEADER in out
     assert "[-1, 7, 512, 512]" in out  # segmentation default input 3,512,512
     assert main_guard(tool.main, [str(recipe), "--input", "3,100,75", "--num-classes", "2"]) == 0
     # rows show leaf outputs: the last deconv gives 16 * ceil(100/16) x 16 * ceil(75/16), cropped after

@@ -9,10 +9,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ignite_zoo.registry.errors import DataError, RecipeError
 from ignite_zoo.zoo.data.masks import decode_mask, encode_mask
-from ignite_zoo.zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD, apply_pipeline, build_transforms, seed_worker
-
-MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+from ignite_zoo.zoo.data.transforms import apply_pipeline, build_transforms, seed_worker
 
 
 def blocky_mask(h: int = 64, w: int = 96, seed: int = 0) -> np.ndarray:
@@ -22,7 +19,7 @@ def blocky_mask(h: int = 64, w: int = 96, seed: int = 0) -> np.ndarray:
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
-    return ((x * STD + MEAN) * 255).round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
+    return x.round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
 
 
 def test_joint_flip_moves_image_and_mask_together() -> None:
@@ -88,18 +85,21 @@ def test_unknown_name_suggests_close_names_from_both_sources() -> None:
         build_transforms(["HorizontalFlip"])
 
 
-def test_output_types_full_resolution_and_normalisation() -> None:
+def test_output_types_full_resolution_and_raw_pixels() -> None:
+    """The pipeline hands raw pixels on (uint8 stays uint8: a quarter of the bytes of floats);
+    the model normalises (model.normalize)."""
     image = np.zeros((37, 53, 3), np.uint8)
+    image[0, 0] = (10, 200, 255)
     mask = np.full((37, 53), 4, np.uint8)
     x, y = build_transforms([], "segmentation")(image, mask)
-    assert x.dtype == torch.float32 and x.shape == (3, 37, 53)
+    assert x.dtype == torch.uint8 and x.shape == (3, 37, 53)
     assert y.dtype == torch.int64 and y.shape == (37, 53) and int(y[0, 0]) == 4
-    torch.testing.assert_close(x[:, 0, 0], -torch.tensor(IMAGENET_MEAN) / torch.tensor(IMAGENET_STD))
+    assert x[:, 0, 0].tolist() == [10, 200, 255]
     x, y = build_transforms(None, "classification")(image)
     assert y is None and x.shape == (3, 37, 53)
-    own = build_transforms([{"type": "Normalize", "mean": 0.5, "std": 0.5}])
-    assert [type(t).__name__ for t in own.compose.transforms].count("Normalize") == 1
-    assert float(own(image)[0].min()) == pytest.approx(-1.0)
+    with pytest.raises(RecipeError, match=r"transforms\[0\] \(Normalize\): normalisation belongs to the model; "
+                                          r"set model.normalize"):
+        build_transforms([{"type": "Normalize", "mean": 0.5, "std": 0.5}])
     nested = build_transforms([{"type": "OneOf", "p": 1.0, "transforms": [{"type": "HorizontalFlip"}, {"type": "VerticalFlip"}]}])
     assert nested(image, mask)[0].shape == (3, 37, 53)
 

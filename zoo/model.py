@@ -71,16 +71,32 @@ class _Normalizing(nn.Module):
         super().__init__()
         self.register_buffer("pixel_mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("pixel_std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+        #: the dtype the normalised input is handed on in; None: float32. A model whose weights
+        #: are held in bf16 for prediction sets bf16 (``engines.inference.loading.hold_in_bf16``)
+        self.compute_dtype: torch.dtype | None = None
 
     @property
     def in_chans(self) -> int:
         return int(self.pixel_mean.shape[1])
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """``(x - mean) / std`` computed in float32 whatever the input and buffer dtypes
-        (integer pixels, or bf16 ones for a model held in bf16, which then gets bf16 back)."""
+        """``(x - mean) / std`` computed in float32 whatever the input dtype (integer pixels
+        as the pipeline gives them, or floats), as autocast would."""
         out = (x.float() - self.pixel_mean.float()) / self.pixel_std.float()
-        return out.to(x.dtype) if x.dtype in (torch.bfloat16, torch.float16) else out
+        return out if self.compute_dtype is None else out.to(self.compute_dtype)
+
+
+def held_in(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """Cast ``model``'s weights to ``dtype`` for prediction, keeping its normalisation in
+    float32 (the buffers' precision: ImageNet's 123.675 would round to 123.5 in bf16) and
+    handing the normalised input on in ``dtype``."""
+    norms = [(m, m.pixel_mean.float().clone(), m.pixel_std.float().clone())
+             for m in model.modules() if isinstance(m, _Normalizing)]
+    model.to(dtype)
+    for m, mean, std in norms:
+        m.pixel_mean, m.pixel_std = mean, std
+        m.compute_dtype = dtype
+    return model
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:

@@ -143,7 +143,7 @@ def export_onnx(path: str | os.PathLike, out: str | os.PathLike, last: bool = Fa
     diff_other, scale_other = _max_diff(session, model, other)
     dynamic = ["batch", "height", "width"]
     if not diff_other <= 1e-4 * max(scale_other, 1.0):
-        warnings.warn(f"{type(model).__name__} gives other logits in ONNX at sizes other than the example's "
+        warnings.warn(f"{type(getattr(model, 'head', model)).__name__} gives other logits in ONNX at sizes other than the example's "
                       f"{x.shape[2]}x{x.shape[3]}; exported for {x.shape[2]}x{x.shape[3]} inputs only", stacklevel=2)
         proto = _export_program(model, x, dynamic_hw=False).model_proto
         diff, scale = _max_diff(_session(proto), model, x)

@@ -87,11 +87,9 @@ def hold_in_bf16(model: torch.nn.Module, cfg: StepConfig) -> bool:
         return False
     if any(isinstance(m, NORM_LAYERS) for m in model.modules()):
         return False
-    buffers = {n: b.clone() for n, b in model.named_buffers() if n.rsplit(".", 1)[-1] in ("pixel_mean", "pixel_std")}
-    model.to(torch.bfloat16)
-    for name, value in buffers.items():
-        owner = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
-        setattr(owner, name.rpartition(".")[2], value)
+    from ignite_zoo.zoo.model import held_in
+
+    held_in(model, torch.bfloat16)
     return True
 
 
