@@ -28,7 +28,6 @@ from ignite_zoo.registry.errors import RecipeError, UsageError
 
 HEARTBEAT, GRACE = 30, 120  # seconds: a RUNNING trial silent for GRACE belongs to a dead process
 KINDS = {"loguniform": 2, "uniform": 2, "int": 2, "choice": None}
-_ACTIVE: list[Any] = []  # the trial this process is running (for handlers.tune_report)
 
 
 def require_optuna() -> Any:
@@ -37,10 +36,6 @@ def require_optuna() -> Any:
     except ImportError:
         raise UsageError("tune needs optuna, which is not installed: pip install 'ignite-zoo[tune]'") from None
     return optuna
-
-
-def active_trial() -> Any:
-    return _ACTIVE[-1] if _ACTIVE else None
 
 
 def parse_space(space: Any, where: str = "--space") -> dict[str, tuple[str, list]]:
@@ -126,6 +121,7 @@ class Search:
                                                                "run_dir": t.user_attrs.get("run_dir")})
 
     def objective(self, trial: Any) -> float:
+        from ignite_zoo.engines.handlers.tune_report import running
         from ignite_zoo.engines.launch import run_experiment
         from ignite_zoo.engines.run_dir import RunDir
         from ignite_zoo.registry.recipe import load_recipe
@@ -138,11 +134,8 @@ class Search:
             extra.append(f"resume={run_dir}")  # a retried trial continues its run
         recipe = load_recipe(self.recipe_path, [*self.overrides, *as_overrides(params), *extra])
         print(f"trial {trial.number}: {', '.join(f'{k}={v}' for k, v in params.items())} -> {run_dir}", flush=True)
-        _ACTIVE.append(trial)
-        try:
+        with running(trial):
             run_experiment(recipe)
-        finally:
-            _ACTIVE.pop()
         best = RunDir(run_dir).summary().get("best") or {}
         value = best.get(self.spec.key)
         return float("nan") if value is None else float(value)

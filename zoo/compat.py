@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ignite_zoo.zoo.backbones.base import feature_info_of
+from ignite_zoo.zoo.normalize import Normalizing
 
 
 class LegacyBackboneView(nn.Module):
@@ -37,9 +38,7 @@ class LegacyHeadModel(nn.Module):
 
     def __init__(self, head: nn.Module, mean: list[float], std: list[float]) -> None:
         super().__init__()
-        from ignite_zoo.zoo.model import _Normalizing
-
-        self.norm = _Normalizing(mean, std)
+        self.norm = Normalizing(mean, std)
         self.head = head
 
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> Any:

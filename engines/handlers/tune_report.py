@@ -2,10 +2,30 @@
 prunes it (``ignite-zoo tune`` switches it on with ``handlers.tune_report=true``)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Any, Iterator
+
 from ignite.engine import Engine
 
 from ignite_zoo.engines.events import RunContext, RunEvents
 from ignite_zoo.registry import HANDLERS
+
+_ACTIVE: list[Any] = []  # the trial this process is running (``engines.tune`` sets it)
+
+
+def active_trial() -> Any:
+    """The optuna trial this process runs, or None outside a study."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
+@contextmanager
+def running(trial: Any) -> Iterator[None]:
+    """Make ``trial`` the one this process's ``tune_report`` handler reports to."""
+    _ACTIVE.append(trial)
+    try:
+        yield
+    finally:
+        _ACTIVE.pop()
 
 
 @HANDLERS.register("tune_report")
@@ -15,8 +35,6 @@ class TuneReport:
     process; outside a study (the run's recipe run again by hand) the handler does nothing."""
 
     def attach(self, run: RunContext) -> None:
-        from ignite_zoo.engines.tune import active_trial
-
         self.trial = active_trial()
         if self.trial is None:
             return
