@@ -15,6 +15,8 @@ Groups, in the order they run:
   inference  FCN32s/16s/8s images/s at 512x512; peak RSS of FCN8s training, batch 8 (< 8 GiB)
   scale      tiled prediction: peak RSS on a 4096x4096 image (< 3 GiB), megapixels/s against
              whole 512x512 images (>= 0.90); ONNX Runtime vs PyTorch images/s (information)
+  geo        GeoTIFF scenes: peak RSS of georeferenced prediction, 20000x20000 against 5000x5000
+             (<= 1.10x); windowed reads against whole-scene reads, windows/s
   soak       200 epochs (20 with --quick) through run_experiment: RSS slope <= 0.1 MiB/epoch
              over epochs 10-200, no open file gained (--quick: indicative, no target)
 
@@ -50,7 +52,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.common import normalise, row  # noqa: E402
 
-GROUPS = ("machine", "trainer", "evaluator", "compute", "data", "peer", "inference", "scale", "soak")
+GROUPS = ("machine", "trainer", "evaluator", "compute", "data", "peer", "inference", "scale", "geo", "soak")
 
 
 def thread_speedup(quick: bool) -> tuple[int, float]:
@@ -105,6 +107,9 @@ def _group(name: str) -> Callable[..., list[dict[str, Any]]]:
     if name == "scale":
         from bench import scale
         return scale.run
+    if name == "geo":
+        from bench import geo
+        return geo.run
     if name == "soak":
         return _soak
     raise ValueError(name)

@@ -137,6 +137,7 @@ def test_evaluate_tool_scores_geotiffs(tmp_path, capsys):
     pred = truth.copy()
     pred[:, 18:20] = 2
     write(tmp_path / "pr" / "a.tif", pred, nodata=0)
+    write(tmp_path / "pr" / "a_probabilities.tif", np.zeros((2, 30, 40), np.uint8))  # predict --probabilities
     (tmp_path / "gt" / "classes.json").write_text(json.dumps({"1": "land", "2": "water"}))
     code, out, err = call_tool("evaluate", tmp_path / "pr", tmp_path / "gt", "--json", capsys=capsys)
     assert code == 0, err

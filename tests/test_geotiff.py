@@ -155,3 +155,37 @@ def test_demo_scenes_are_projected_uint16_with_a_nodata_border(tmp_path):
         assert (s.read(1)[:, 0] == 0).all()
     ds = geotiff(tmp_path / "d", window=32, windows_per_epoch=2)
     assert ds.info.num_classes == 4 and ds[0][0].shape[0] == 4
+
+
+@pytest.mark.slow
+def test_five_band_model_trains_predicts_scenes_and_exports(tmp_path, capsys):
+    """A 5-band geotiff run end to end: train, predict a scene onto its map grid, export to ONNX."""
+    from helpers import REPO, call_tool
+
+    from ignite_zoo.zoo.data.synthetic_geotiff import write_scene
+
+    root = tmp_path / "five"
+    rng = np.random.default_rng(0)
+    for split in ("train", "validation"):
+        ids = (np.arange(64)[None] // 32 + np.zeros((64, 1), int)).astype(np.uint8) + 1
+        img = (rng.normal(1000, 50, (5, 64, 64)) + 3000 * (ids == 2)[None]).astype(np.uint16)
+        for sub, data in (("images", img), ("masks", ids)):
+            (root / split / sub).mkdir(parents=True)
+            write_scene(root / split / sub / "s.tif", data, (500000.0, 5500000.0), 0)
+    (root / "classes.json").write_text(json.dumps(CLASSES | {"classes": [{"value": 1, "name": "a"},
+                                                                          {"value": 2, "name": "b"}]}))
+    overrides = [f"data.root={root}", "data.args.bands=[1,2,3,4,5]", "data.args.window=32",
+                 "data.args.windows_per_epoch=4", "data.loader.batch_size=2", "model.backbone.in_chans=5",
+                 "model.backbone.width=0.125", "model.head.num_classes=2", "model.head.hidden=16",
+                 "model.input_size=[5,32,32]", "model.normalize.mean=1000", "model.normalize.std=1000",
+                 "train.epochs=1", "handlers.progress=false", f"out.dir={tmp_path / 'run'}", "train.amp=false"]
+    code, out, err = call_tool("run", REPO / "recipes" / "seg_geotiff_demo.yaml", *overrides, capsys=capsys)
+    assert code == 0, err[-3000:]
+    code, out, err = call_tool("predict", tmp_path / "run", root / "validation" / "images" / "s.tif",
+                               tmp_path / "pred", "--no-progress", "--tile", "32", capsys=capsys)
+    assert code == 0, err[-3000:]
+    with rasterio.open(tmp_path / "pred" / "s.tif") as p, rasterio.open(root / "validation" / "images" / "s.tif") as s:
+        assert p.crs == s.crs and p.transform == s.transform and p.shape == s.shape
+    code, out, err = call_tool("export", tmp_path / "run", "--onnx", tmp_path / "m.onnx", capsys=capsys)
+    assert code == 0, err[-3000:]
+    assert (tmp_path / "m.onnx").stat().st_size > 0

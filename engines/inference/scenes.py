@@ -119,6 +119,8 @@ def evaluate_scenes(pred: str | os.PathLike, truth: str | os.PathLike, table: Cl
     from ignite_zoo.engines.metrics import iou_from_confusion, miou_from_confusion
 
     preds = {p.stem: p for p in scene_files(pred)}
+    preds = {n: p for n, p in preds.items()  # predict --probabilities' score rasters are no class rasters
+             if not (n.endswith("_probabilities") and n[: -len("_probabilities")] in preds)}
     truths = {p.stem: p for p in scene_files(truth)}
     if Path(truth).is_dir() and (Path(truth) / "masks").is_dir():
         truths = {p.stem: p for p in scene_files(Path(truth) / "masks")}
