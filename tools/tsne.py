@@ -66,8 +66,13 @@ def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     if not args.run_dir and not args.checkpoint:
         raise UsageError("expected RUN_DIR, or --checkpoint C (with --recipe R for the data); see --help")
-    if args.perplexity <= 0:
+    if not 0 < args.perplexity < float("inf"):  # NaN and inf fail this too
         raise UsageError(f"--perplexity {args.perplexity}: expected a positive number")
+    if not 0 <= args.seed < 2 ** 32:  # t-SNE's random_state range
+        raise UsageError(f"--seed {args.seed}: expected an integer from 0 to {2 ** 32 - 1}")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out}: is a file; expected a folder for tsne.png, confusion_matrix.png "
+                         "and tsne.npz")
     if args.pca < 0:
         raise UsageError(f"--pca {args.pca}: expected 0 (none) or a positive number of dimensions")
     if args.batch_size is not None and args.batch_size < 1:
@@ -96,13 +101,20 @@ def main(argv: Sequence[str]) -> int:
                        "expected a folder written by tools/run.py (or use --checkpoint)")
     model, recipe, step_cfg, ckpt = load_trained(args.checkpoint or run_dir, args.device, last=args.last)
     if args.recipe:
-        recipe = {**recipe, "data": load_recipe(args.recipe)["data"]}
+        given = load_recipe(args.recipe)
+        if given["task"] != recipe["task"]:
+            raise UsageError(f"--recipe {args.recipe}: a {given['task']} recipe, but {ckpt} is a {recipe['task']} "
+                             "model; give a recipe of the checkpoint's task for its data")
+        recipe = {**recipe, "data": given["data"]}
     recipe = apply_overrides(recipe, args.overrides)
     if recipe.get("task") != "classification":
         raise RunError(f"{ckpt}: a {recipe.get('task')!r} run; t-SNE of features needs a classification run")
     out = Path(args.out) if args.out else run_dir or (ckpt.parent.parent if ckpt.parent.name == "checkpoints"
                                                       else ckpt.parent)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
 
     dataset = build_dataset(recipe["data"], "val")
     class_names = [str(c) for c in getattr(dataset, "classes", [])]

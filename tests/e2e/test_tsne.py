@@ -201,3 +201,31 @@ def test_report_shows_tsne_and_confusion_matrix(tsne_output, tmp_path, capsys):
     assert "### VGG16_BN" in md
     html = (tmp_path / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(links)
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--perplexity", "nan"], "--perplexity nan: expected a positive number"),
+    (["--perplexity", "inf"], "--perplexity inf: expected a positive number"),
+    (["--seed", "-1"], "--seed -1: expected an integer from 0 to 4294967295"),
+])
+def test_tsne_flag_values_are_checked_before_any_work(tmp_path, capsys, flags, fragment):
+    from tests.cli_check import user_error
+
+    user_error(capsys, "tsne", tmp_path, *flags, expect=[fragment])
+
+
+def test_tsne_out_naming_a_file_is_refused(tmp_path, capsys):
+    from tests.cli_check import user_error
+
+    (tmp_path / "taken").write_text("mine")
+    user_error(capsys, "tsne", tmp_path, "--out", tmp_path / "taken", expect=[f"--out {tmp_path / 'taken'}: is a file"])
+    assert (tmp_path / "taken").read_text() == "mine"
+
+
+def test_tsne_recipe_of_another_task_is_refused(cls_run, capsys):
+    from tests.cli_check import user_error
+    from tests.helpers import DEMO
+
+    ckpt = max((cls_run / "checkpoints").glob("last_checkpoint_*.pt"))
+    user_error(capsys, "tsne", "--recipe", DEMO, "--checkpoint", ckpt, "--no-progress",
+               expect=[f"--recipe {DEMO}: a segmentation recipe", "a classification model"])
