@@ -46,8 +46,31 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+#: the largest --size: one generated image is held in memory whole (8192: 200 MB)
+MAX_SIZE = 8192
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """Each flag checked here, so an error names the flag the user typed (not the recipe
+    key or the generator function behind it)."""
+    from ignite_zoo.registry.errors import UsageError
+
+    if args.n is not None and args.n < (2 if args.layout == "voc" else 1):
+        raise UsageError(f"--n {args.n}: expected a positive number of images"
+                         f"{' (voc: at least 2, one train and one val)' if args.layout == 'voc' else ''}")
+    if args.size is not None and not 16 <= args.size <= MAX_SIZE:
+        raise UsageError(f"--size {args.size}: expected an image side of 16 to {MAX_SIZE} pixels")
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed}: expected a non-negative integer")
+    if not 0 <= args.val_fraction < 1:
+        raise UsageError(f"--val-fraction {args.val_fraction}: expected a number in [0, 1)")
+    if args.layout == "voc" and not 2 <= args.classes <= 21:
+        raise UsageError(f"--classes {args.classes}: expected 2 to 21 classes, background included")
+
+
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
+    check_flags(args)
     if (args.out is None) == (args.geotiff is None):
         from ignite_zoo.registry.errors import UsageError
 

@@ -176,8 +176,8 @@ def _check_params(n: Any, size: Any, seed: Any, val_fraction: Any) -> None:
 
     if not is_int(n) or n < 1:
         raise RecipeError(f"data.args.n: expected a positive integer (number of tiles), got {n!r}")
-    if not is_int(size) or size < 16:
-        raise RecipeError(f"data.args.size: expected an integer >= 16 (tile side in pixels), got {size!r}")
+    if not is_int(size) or not 16 <= size <= 8192:  # a tile is held in memory whole
+        raise RecipeError(f"data.args.size: expected an integer from 16 to 8192 (tile side in pixels), got {size!r}")
     if not is_int(seed) or seed < 0:
         raise RecipeError(f"data.args.seed: expected a non-negative integer, got {seed!r}")
     if not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
@@ -226,6 +226,7 @@ def ensure_landcover(
         generate_landcover(tmp, n, size, seed, val_fraction, progress)
         if _read_manifest(root) == want:  # another process finished the same set meanwhile
             return False
+        _check_only_generated(root, {p.name for p in tmp.iterdir()})
         old = None
         if root.exists():
             old = root.with_name(f".{root.name}.old-{os.getpid()}")
@@ -241,6 +242,20 @@ def ensure_landcover(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return True
+
+
+def _check_only_generated(root: Path, generated: set[str]) -> None:
+    """A set generated with other parameters is replaced whole, so it may hold nothing else:
+    a run's folder, a user's notes, anything the generator did not write there is refused
+    (DataError naming it), never deleted with the old set."""
+    if not root.is_dir():
+        return
+    foreign = sorted(p.name for p in root.iterdir() if p.name not in generated)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise DataError(f"synthetic_landcover: {root} holds a set generated with other parameters and also "
+                        f"{shown}, which replacing the set would delete; move those out, or generate into "
+                        "another folder")
 
 
 @DATASETS.register("synthetic_landcover")
