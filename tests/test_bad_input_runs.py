@@ -118,3 +118,13 @@ def test_component_arguments_are_checked_when_built(capsys, data_dir, tmp_path, 
     user_error(capsys, "run", DEMO, *tiny_seg(data_dir, *ONE_STEP, f"out.root={tmp_path / 'runs'}"), override,
                expect=fragments)
     no_run_left(tmp_path / "runs")
+
+
+def test_export_to_a_bare_extension_says_what_name_is_expected(capsys, adam_run, tmp_path):
+    user_error(capsys, "export", adam_run, "--onnx", tmp_path / ".onnx",
+               expect=[f"--onnx {tmp_path / '.onnx'}: a name with nothing before .onnx", "model.onnx"])
+
+
+def test_summary_of_a_checkpoint_names_its_run(capsys, adam_run):
+    ckpt = next((adam_run / "checkpoints").glob("last_*.pt"))
+    user_error(capsys, "summary", ckpt, expect=[f"MODEL {ckpt}: a checkpoint file", f"(here: {adam_run})"])

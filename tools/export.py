@@ -41,6 +41,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
+    if Path(args.onnx).name.lower() == ".onnx":
+        from ignite_zoo.registry.errors import UsageError
+
+        raise UsageError(f"--onnx {args.onnx}: a name with nothing before .onnx; expected a file name such as "
+                         "model.onnx")
     import warnings
 
     from ignite_zoo.engines.inference.export import export_onnx

@@ -58,6 +58,12 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_intermixed_args(list(argv))  # overrides may follow --input and the like
 
     size = parse_input(args.input) if args.input is not None else None
+    model_path = Path(args.model)
+    if model_path.suffix.lower() in (".pt", ".pth") and model_path.is_file():
+        run = model_path.parent.parent if model_path.parent.name == "checkpoints" else None
+        hint = f" (here: {run})" if run is not None and (run / "recipe.yaml").is_file() else ""
+        raise UsageError(f"MODEL {args.model}: a checkpoint file; summary reads a recipe YAML or a run directory"
+                         f"{hint}")
     if args.batch_size == 0 or args.batch_size < -1:
         raise UsageError(f"--batch-size {args.batch_size}: expected a positive integer or -1")
 
