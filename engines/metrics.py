@@ -165,8 +165,11 @@ class MetricSpec:
 
     @property
     def file_label(self) -> str:
-        """The name as it can appear in a file name (``IoU/Rangeland`` -> ``IoU-Rangeland``)."""
-        return self.name.replace("/", "-")
+        """The name as it can appear in a file name (``IoU/Rangeland`` -> ``IoU-Rangeland``);
+        a metric where lower is better is ranked (and named) by its negative: ``neg_loss=-1.9377``,
+        never a ``loss=`` that reads as a negative loss."""
+        label = self.name.replace("/", "-")
+        return label if self.mode == "max" else f"neg_{label}"
 
     def score(self, value: float) -> float:
         """Larger is better, whatever the mode; NaN ranks below everything."""

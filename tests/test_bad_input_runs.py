@@ -128,3 +128,22 @@ def test_export_to_a_bare_extension_says_what_name_is_expected(capsys, adam_run,
 def test_summary_of_a_checkpoint_names_its_run(capsys, adam_run):
     ckpt = next((adam_run / "checkpoints").glob("last_*.pt"))
     user_error(capsys, "summary", ckpt, expect=[f"MODEL {ckpt}: a checkpoint file", f"(here: {adam_run})"])
+
+
+def test_a_best_checkpoint_by_loss_is_named_by_its_negative(data_dir, tmp_path):
+    """Lower is better for the loss: the best file's score is its negative and says so
+    (``neg_loss=-1.9377``), matching the history's validation loss."""
+    import csv
+
+    from ignite_zoo.engines.launch import run_experiment
+    from ignite_zoo.engines.run_dir import RunDir, checkpoint_score
+    from ignite_zoo.registry.recipe import load_recipe
+
+    run = run_experiment(load_recipe(DEMO, tiny_seg(data_dir, *ONE_STEP, "eval.metric=loss",
+                                                    "handlers.tensorboard.enabled=false", f"out.dir={tmp_path / 'r'}")))
+    (best,) = (run / "checkpoints").glob("best_*.pt")
+    assert "_neg_loss=-" in best.name, best.name
+    with open(run / "history.csv", newline="") as f:
+        loss = float(list(csv.DictReader(f))[-1]["val/loss"])
+    assert checkpoint_score(best) == pytest.approx(-loss, abs=1e-4)
+    assert RunDir(run).best_checkpoint() == best
