@@ -186,16 +186,31 @@ def write_mask(path: str | os.PathLike, ids: np.ndarray) -> None:
     img.save(Path(path), format="PNG", optimize=False)
 
 
+#: the 3-bit code of each class id's colour (a grey class-index mask read as colours)
+_ID_TO_CODE = np.array([4 * (r > 127) + 2 * (g > 127) + (b > 127) for r, g, b in PALETTE], dtype=np.uint8)
+
+
 def read_mask_codes(path: str | os.PathLike) -> np.ndarray:
-    """The 3-bit codes of a mask file, decoded with OpenCV (palette, RGB, RGBA and grey PNGs)."""
+    """The 3-bit codes of a mask file, decoded with OpenCV (palette, RGB, RGBA and grey PNGs).
+
+    A grey 8-bit mask whose largest value is 1-6 holds class ids, not colours (a grey colour
+    mask is black and white: 0 and 255): it is read as those classes (0 Urban ... 6 Unknown)
+    instead of thresholding every pixel to black, Unknown. An all-black grey mask stays
+    Unknown, as the course's evaluation reads it."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: mask file not found")
     data = np.fromfile(str(path), dtype=np.uint8)
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if bgr is None:
+    raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if raw is None:
         raise DataError(f"{path}: cannot decode the mask (not an image, or a truncated/corrupt file)")
-    return mask_codes(bgr, bgr=True)
+    if raw.ndim == 2 and raw.dtype == np.uint8 and 0 < int(raw.max()) < NUM_CLASSES:
+        return cv2.LUT(raw, np.resize(_ID_TO_CODE, 256))  # values past 6 do not occur here
+    if raw.dtype != np.uint8:  # 16-bit: the high byte, as IMREAD_COLOR takes it
+        raw = (raw >> 8).astype(np.uint8) if raw.dtype == np.uint16 else cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if raw.ndim == 3 and raw.shape[2] == 4:
+        raw = raw[..., :3]
+    return mask_codes(raw, bgr=True)
 
 
 def read_mask(
