@@ -6,7 +6,6 @@ is written into the run directory; handlers, which write files, are attached las
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ from ignite_zoo.engines.run_dir import RunDir, prepare_run_dir
 from ignite_zoo.engines.runtime import keep_freed_memory, resolve_device, seed_everything, set_deterministic, set_threads
 from ignite_zoo.registry.errors import CheckpointError, RunError
 from ignite_zoo.registry.plugins import import_modules
+from ignite_zoo.zoo.backbones.weights import describe_weights
 
 log = logging.getLogger("engines")
 
@@ -89,31 +89,16 @@ def resume_from(t: Training, ckpt_path: Path) -> dict:
     return trained_with
 
 
-def backbone_init(recipe: dict) -> str:
-    """What the backbone started from: the weights file with a short sha256, or random init."""
-    weights = recipe["model"]["backbone"].get("weights")
-    if not weights:
-        return "random init"
-    from ignite_zoo.zoo.backbones.weights import resolve_weights
-
-    path = resolve_weights(weights, recipe["model"]["backbone"]["type"])
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return f"{path.name} (sha256 {digest.hexdigest()[:12]})"
-
-
-def architecture_text(t: Training) -> str | None:
-    """The torchsummary-style table at the recipe's input size, or one sample's size."""
-    from ignite_zoo.zoo.summary import summarize
+def architecture_of(t: Training) -> str | None:
+    """The run's architecture table at the recipe's input size, or one sample's size."""
+    from ignite_zoo.engines.reports.architecture import architecture_text
 
     size = t.recipe["model"]["input_size"] or list(t.val_ds[0][0].shape)
     model = t.model.module if hasattr(t.model, "module") else t.model
     was = model.training
     try:
         with rng_kept():
-            return summarize(model.eval(), tuple(size), device=t.step_cfg.device)
+            return architecture_text(model.eval(), tuple(size), device=t.step_cfg.device)
     except Exception as e:  # a user model the table cannot walk: the run goes on without it
         log.info("architecture table unavailable: %s", e)
         return None
@@ -166,9 +151,13 @@ def run_rank(local_rank: int, recipe: dict, run_path: str | None, resume: str | 
                      to_save=t.to_save, metric=metric_spec(recipe), val_ds=t.val_ds, step_cfg=t.step_cfg,
                      predictor=t.predictor, run_dir=run, dataset_info=getattr(t.val_ds, "info", None))
     if rank0:
-        ctx.provenance = {"init": backbone_init(recipe), "architecture": architecture_text(t)}
+        backbone = recipe["model"]["backbone"]
+        ctx.provenance = {"init": describe_weights(backbone.get("weights"), str(backbone["type"])),
+                          "architecture": architecture_of(t)}
     attach_epoch_summary(t)
-    handlers = attach_handlers(ctx, recipe["handlers"])
+    handlers = ([ema] if ema is not None else []) + attach_handlers(ctx, recipe["handlers"])
+    if ema is not None:
+        ema.attach(ctx)
     error: BaseException | None = None
     try:
         if rank0:  # only now: a run that was refused leaves its directory as it was

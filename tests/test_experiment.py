@@ -98,20 +98,18 @@ def test_second_run_into_the_same_dir_never_overwrites(demo_run):
 def test_imports_plugin_head_trains_one_step(tmp_path, monkeypatch):
     plugin = tmp_path / "my_plugin_heads.py"
     plugin.write_text(textwrap.dedent('''
-        import torch.nn.functional as F
         from torch import nn
         from ignite_zoo.registry import HEADS
+        from ignite_zoo.zoo.heads.common import Head, resize_to
 
         @HEADS.register("plugin_tiny_head")
-        class TinyHead(nn.Module):
-            def __init__(self, backbone, num_classes):
+        class TinyHead(Head):
+            def __init__(self, feature_info, num_classes):
                 super().__init__()
-                self.backbone = backbone
-                self.score = nn.Conv2d(backbone.channels[32], num_classes, 1)
+                self.score = nn.Conv2d(feature_info[-1].channels, num_classes, 1)
 
-            def forward(self, x):
-                y = self.score(self.backbone(x)[32])
-                return F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            def forward(self, features, size):
+                return resize_to(self.score(features[-1]), size)
     '''))
     recipe_file = tmp_path / "plugin.yaml"
     recipe_file.write_text(f"_base_: {DEMO}\nimports: [my_plugin_heads]\n"
@@ -123,7 +121,7 @@ def test_imports_plugin_head_trains_one_step(tmp_path, monkeypatch):
     rows = _rows(run_dir)
     assert len(rows) == 1 and float(rows[0]["train/loss"]) > 0
     model, _ = load_model(run_dir)
-    assert type(model).__name__ == "TinyHead"
+    assert type(model.head).__name__ == "TinyHead"
 
 
 @pytest.mark.slow
@@ -194,7 +192,7 @@ def test_torchrun_runs_the_recipe_as_the_spawned_ranks_do(tmp_path):
          str(REPO / "tools" / "run.py"), str(DEMO), *overrides, "model.head.dropout=5", f"out.root={failed_root}"],
         capture_output=True, text=True, timeout=300, cwd=str(REPO), env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode != 0
-    assert proc.stderr.count("error: model.head: head 'fcn8s' refused its arguments") == 2, proc.stderr[-3000:]
+    assert proc.stderr.count("error: model.head.dropout: expected a probability in [0, 1), got 5") == 2, proc.stderr[-3000:]
     assert "]: Traceback" not in proc.stderr, proc.stderr[-3000:]  # no rank's "[rankN]: Traceback ..."
     assert not list(failed_root.rglob("recipe.yaml")), list(failed_root.rglob("*"))
 

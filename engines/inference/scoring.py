@@ -78,19 +78,17 @@ def mask_pair_batches(pairs: Sequence[tuple[str, Any, Any]], batch_size: int = 1
         bar.close()
 
 
-def warn_if_mostly_unknown(cm: np.ndarray, info: Any, pred_dir: str | os.PathLike) -> float:
-    """Warn (``MostlyUnknownWarning``) when the predicted pixels are almost all unknown or
-    ignore while the truth is not; returns the predicted share (``zoo.data.unknown_fraction``)."""
+def warn_if_predictions_mostly_unknown(cm: np.ndarray, info: Any, pred_dir: str | os.PathLike) -> float:
+    """Warn (``MostlyUnknownWarning``, so a caller can catch it) when the predicted pixels are
+    almost all unknown or ignore while the truth is not; returns the predicted share."""
     from ignite_zoo.zoo.data import unknown_fraction
-    from ignite_zoo.zoo.data.info import MOSTLY_UNKNOWN
+    from ignite_zoo.zoo.data.info import MOSTLY_UNKNOWN, mostly_unknown_message
 
     cm = np.asarray(cm, dtype=np.int64)
     pred_share = unknown_fraction(cm.sum(0), info)
     true_share = unknown_fraction(cm.sum(1), info)
     if pred_share > MOSTLY_UNKNOWN and true_share < 0.5:
-        warnings.warn(f"{pred_dir}: {pred_share:.1%} of the predicted pixels are unknown or no class (the ground "
-                      f"truth has {true_share:.1%}): are these predictions masks of this dataset (class-index or "
-                      f"palette PNGs with ids 0..{info.num_classes - 1}, or colour masks in its palette)?",
+        warnings.warn(mostly_unknown_message(str(pred_dir), pred_share, info, truth=true_share),
                       MostlyUnknownWarning, stacklevel=2)
     return pred_share
 
@@ -117,6 +115,6 @@ def evaluate_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike, cla
         raise DataError(f"--classes {classes}: expected class ids in 0..{k - 1}")
     pairs = match_mask_folders(pred_dir, gt_dir, info)
     out = evaluate_mask_pairs(mask_pair_batches(pairs, batch_size, progress, info), k, classes)
-    warn_if_mostly_unknown(out["cm"].cpu().numpy(), info, pred_dir)
+    warn_if_predictions_mostly_unknown(out["cm"].cpu().numpy(), info, pred_dir)
     return {"miou": float(out["mIoU"]), "iou": [float(v) for v in out["IoU"].tolist()],
             "pixel_acc": float(out["pixel_acc"]), "cm": out["cm"], "ids": [i for i, _, _ in pairs]}

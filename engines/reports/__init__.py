@@ -6,7 +6,7 @@ any time without training. ``runs`` reads a run, ``tables`` and ``figures`` make
 ``document`` renders Markdown and self-contained HTML, ``architecture`` builds the model an
 architecture table shows, ``comparison`` and ``homework`` write what the tools write.
 """
-from ignite_zoo.engines.reports.architecture import architecture_text, summary_model, summary_text
+from ignite_zoo.engines.reports.architecture import architecture_text, recipe_architecture_text, summary_model, summary_text
 from ignite_zoo.engines.reports.comparison import write_comparison
 from ignite_zoo.engines.reports.document import Doc
 from ignite_zoo.engines.reports.figures import (class_styles, plot_comparison, plot_confusion, plot_confusion_matrix,
@@ -17,7 +17,7 @@ from ignite_zoo.engines.reports.tables import (Table, class_iou_table, class_sco
                                                metrics_table, recipe_table, summary_table)
 
 __all__ = [
-    "Doc", "Run", "Table", "architecture_text", "class_iou_table", "class_scores_table", "class_styles",
+    "Doc", "Run", "Table", "architecture_text", "recipe_architecture_text", "class_iou_table", "class_scores_table", "class_styles",
     "comparable_metric", "comparison_table", "default_label", "fmt", "metrics_table", "open_run",
     "plot_comparison", "plot_confusion", "plot_confusion_matrix", "plot_curves", "plot_tsne", "recipe_table",
     "run_labels",

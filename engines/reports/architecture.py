@@ -69,7 +69,7 @@ def _recipe_of(spec: str, overrides: Sequence[str]) -> tuple[dict[str, Any], Pat
 
     path = Path(spec)
     if path.is_dir():
-        from ignite_zoo.engines.reports.runs import run_recipe
+        from ignite_zoo.engines.inference.layout import run_recipe
 
         recipe = run_recipe(path)
         try:
@@ -103,18 +103,24 @@ def summary_model(spec: str, overrides: Sequence[str] = (), num_classes: int | N
     )
 
 
-def summary_text(model: Any, size: Sequence[int], label: str, batch_size: int = -1) -> str:
+def summary_text(model: Any, size: Sequence[int], label: str, batch_size: int = -1, device: Any = "cpu") -> str:
     """torchsummary's table; a model that cannot take ``size`` is a RunError naming ``label``."""
     from ignite_zoo.zoo.summary import summarize
 
     try:
-        return summarize(model, tuple(size), batch_size=batch_size)
+        return summarize(model, tuple(size), batch_size=batch_size, device=device)
     except (RuntimeError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise RunError(f"{label} cannot run on an input of size {','.join(map(str, size))}: {first}") from e
 
 
-def architecture_text(recipe: Mapping[str, Any], label: str = "model") -> str:
-    """The architecture table of a report: input size, then torchsummary's table."""
+def architecture_text(model: Any, size: Sequence[int], label: str = "model", device: Any = "cpu") -> str:
+    """The architecture table a run records and a report prints: input size, then
+    torchsummary's table of ``model`` at that size."""
+    return f"input size: {','.join(map(str, size))}\n" + summary_text(model, size, label, device=device)
+
+
+def recipe_architecture_text(recipe: Mapping[str, Any], label: str = "model") -> str:
+    """``architecture_text`` of the model a recipe describes, at its input size."""
     size = input_size(recipe, label)
-    return f"input size: {','.join(map(str, size))}\n" + summary_text(recipe_model(recipe), size, label)
+    return architecture_text(recipe_model(recipe), size, label)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ignite_zoo.engines.outputs import prepare_output_dir
-from ignite_zoo.engines.reports.architecture import architecture_text
+from ignite_zoo.engines.reports.architecture import recipe_architecture_text
 from ignite_zoo.engines.reports.document import Doc
 from ignite_zoo.engines.reports.figures import plot_comparison, plot_curves
 from ignite_zoo.engines.reports.runs import Run, comparable_metric, open_run, run_labels, short_metric
@@ -57,7 +57,7 @@ class _Writer:
         if self.architecture:
             doc.heading("Architecture", 4)
             try:
-                doc.code(architecture_text(run.recipe, str(run.path)))
+                doc.code(recipe_architecture_text(run.recipe, str(run.path)))
             except UserError as e:
                 doc.text(f"(architecture table unavailable: {e})")
         doc.heading("Training curves", 4)

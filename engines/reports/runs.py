@@ -102,11 +102,6 @@ class Run:
         return None
 
 
-def run_recipe(path: str | os.PathLike) -> dict[str, Any]:
-    """A run directory's recipe, validated through the schema (every key there, defaults filled)."""
-    return RunDir.open(path).recipe
-
-
 def open_run(path: str | os.PathLike) -> Run:
     """Read a run directory; anything missing or unreadable is a RunError naming the file."""
     run = RunDir.open(path)

@@ -143,16 +143,18 @@ def _component(c: Any) -> str:
 
 
 def backbone_init(run: Run) -> str:
-    """What the backbone started from: the run's recorded ``init``, else the recipe's weights file."""
+    """What the backbone started from: what the run recorded, else the recipe's weights file
+    named (``zoo.backbones.weights.describe_weights``, the run's own wording)."""
+    from ignite_zoo.zoo.backbones.weights import describe_weights
+
     init = run.init
     if isinstance(init, Mapping) and init.get("file"):
         sha = init.get("sha256")
         return f"{Path(str(init['file'])).name}" + (f" (sha256 {str(sha)[:12]})" if sha else "")
     if isinstance(init, str) and init:
         return init
-    # ``weights`` is a kwarg of the backbone component (not a schema key): absent means none
-    weights = run.recipe["model"]["backbone"].get("weights")
-    return Path(str(weights)).name if weights else "random init"
+    backbone = run.recipe["model"]["backbone"]
+    return describe_weights(backbone.get("weights"), str(backbone.get("type")), digest=False)
 
 
 def recipe_table(run: Run) -> Table:

@@ -78,6 +78,23 @@ def resolve_weights(weights: str | os.PathLike, backbone: str) -> Path:
                           "give a file path instead")
 
 
+def describe_weights(weights: str | os.PathLike | None, backbone: str, digest: bool = True) -> str:
+    """What a backbone starts from, as a run records it: the weights file with a short sha256
+    (``digest=False``: its name only, for a file that may be gone), or "random init"."""
+    if not weights:
+        return "random init"
+    if not digest:
+        return Path(str(weights)).name
+    import hashlib
+
+    path = resolve_weights(weights, backbone)
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    return f"{path.name} (sha256 {sha.hexdigest()[:12]})"
+
+
 def read_state_file(path: Path) -> Mapping[str, Any]:
     """A weights file's tensors (``torch.save`` zip or legacy pickle, or ``.safetensors``),
     with one-line errors that name the file and say what was expected."""

@@ -248,12 +248,16 @@ def warn_if_mostly_unknown(masks_or_counts: Any, info: DatasetInfo, where: str,
     """
     frac = unknown_fraction(masks_or_counts, info)
     if frac > threshold:
-        what = [f"{info.classes[info.unknown_index]} ({info.unknown_index})"] if info.unknown_index is not None else []
-        if info.ignore_index is not None:
-            what.append(f"ignore ({info.ignore_index})")
-        log.warning(
-            "%s: %.1f%% of the mask pixels are %s or no class: are these masks in this dataset's format "
-            "(class-index or palette PNGs with ids 0..%d, or colour masks in its palette)?",
-            where, 100 * frac, " / ".join(what) or "no class", info.num_classes - 1,
-        )
+        log.warning("%s", mostly_unknown_message(where, frac, info))
     return frac
+
+
+def mostly_unknown_message(where: str, frac: float, info: DatasetInfo, truth: float | None = None) -> str:
+    """The one wording of "these masks are almost all unknown": masks read the wrong way."""
+    what = [f"{info.classes[info.unknown_index]} ({info.unknown_index})"] if info.unknown_index is not None else []
+    if info.ignore_index is not None:
+        what.append(f"ignore ({info.ignore_index})")
+    than = f" (the ground truth has {truth:.1%})" if truth is not None else ""
+    return (f"{where}: {frac:.1%} of the mask pixels are {' / '.join(what) or 'no class'} or no class{than}: are "
+            f"these masks in this dataset's format (class-index or palette PNGs with ids 0..{info.num_classes - 1}, "
+            "or colour masks in its palette)?")
