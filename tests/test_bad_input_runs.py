@@ -147,3 +147,39 @@ def test_a_best_checkpoint_by_loss_is_named_by_its_negative(data_dir, tmp_path):
         loss = float(list(csv.DictReader(f))[-1]["val/loss"])
     assert checkpoint_score(best) == pytest.approx(-loss, abs=1e-4)
     assert RunDir(run).best_checkpoint() == best
+
+
+# -- symbolic links that lead nowhere are named, never skipped or a traceback ---------------
+def _with_link(src, dst, name: str, loop: bool):
+    import shutil
+
+    shutil.copytree(src, dst)
+    link = dst / name
+    link.symlink_to(link if loop else dst / "no_such_file.png")
+    return link
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_a_broken_link_in_a_training_split_is_named(capsys, data_dir, tmp_path, adam_run, loop):
+    root = tmp_path / "set"
+    _with_link(data_dir / "demo_data", root, "train/0999_sat.jpg", loop)
+    why = "loops back on itself" if loop else "leads to a missing file"
+    user_error(capsys, "run", DEMO, *tiny_seg(data_dir, *ONE_STEP, "data.type=dlcv_sat", "data.args={}",
+                                              f"data.root={root}", f"out.root={tmp_path / 'runs'}"),
+               expect=[f"{root / 'train' / '0999_sat.jpg'}: a symbolic link that {why}"])
+    no_run_left(tmp_path / "runs")
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_a_broken_link_among_predict_inputs_is_named(capsys, data_dir, tmp_path, adam_run, loop):
+    images = tmp_path / "images"
+    link = _with_link(data_dir / "demo_data" / "validation", images, "0999_sat.jpg", loop)
+    user_error(capsys, "predict", adam_run, images, tmp_path / "preds", expect=[f"{link}: a symbolic link that"])
+    assert not (tmp_path / "preds").exists() or not any((tmp_path / "preds").iterdir())
+
+
+def test_a_looping_link_among_evaluated_predictions_is_named(capsys, data_dir, tmp_path):
+    preds = tmp_path / "preds"
+    link = _with_link(data_dir / "demo_data" / "validation", preds, "0999_mask.png", loop=True)
+    user_error(capsys, "evaluate", preds, data_dir / "demo_data" / "validation", "--no-progress",
+               expect=[f"{link}: a symbolic link that loops back on itself"])

@@ -19,6 +19,28 @@ CHECKS = ("header", "full", "none")
 _JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
 
 
+def scan_files(folder: str | os.PathLike) -> list[os.DirEntry]:
+    """The regular files of ``folder`` (links to files included), as ``os.scandir`` entries.
+
+    A symbolic link whose target is missing, or that loops back on itself, is an error
+    naming it (never skipped silently, never an OSError traceback): a data folder's link
+    that leads nowhere is a missing image or mask. Hidden entries are left alone.
+    """
+    out: list[os.DirEntry] = []
+    for entry in os.scandir(folder):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_symlink():
+            try:
+                os.stat(entry.path)
+            except OSError as e:
+                why = "loops back on itself" if e.errno == 40 else "leads to a missing file"  # 40: ELOOP
+                raise DataError(f"{entry.path}: a symbolic link that {why}; remove or fix it") from None
+        if entry.is_file():
+            out.append(entry)
+    return out
+
+
 def _jpeg_complete(data: np.ndarray) -> bool:
     """True when the JPEG ends with its end-of-image marker (allowing a short trailer)."""
     tail = data[-64:].tobytes()

@@ -22,7 +22,7 @@ from ignite_zoo.registry.errors import DataError, RecipeError
 from ignite_zoo.registry.registry import DATASETS
 from ignite_zoo.zoo.data import masks as codec
 from ignite_zoo.zoo.data.info import DatasetInfo, FolderLayout, existing_folder
-from ignite_zoo.zoo.data.io import check_option, check_same_size, image_size, read_image
+from ignite_zoo.zoo.data.io import check_option, check_same_size, image_size, read_image, scan_files
 from ignite_zoo.zoo.data.transforms import apply_pipeline
 
 _IMAGE_RE = re.compile(r"(?P<id>.+)_sat\.(?:jpg|jpeg|png)", re.IGNORECASE)
@@ -70,12 +70,12 @@ class LandcoverLayout(FolderLayout):
 
     def images(self, folder: str | os.PathLike) -> list[tuple[str, Path]]:
         folder = existing_folder(folder, "image")
-        found = [(m["id"], folder / e.name) for e in os.scandir(folder) if e.is_file() and (m := _IMAGE_RE.fullmatch(e.name))]
+        found = [(m["id"], folder / e.name) for e in scan_files(folder) if (m := _IMAGE_RE.fullmatch(e.name))]
         return sorted(found)
 
     def masks(self, folder: str | os.PathLike) -> dict[str, Path]:
         folder = existing_folder(folder, "mask")
-        return {m["id"]: folder / e.name for e in os.scandir(folder) if e.is_file() and (m := _MASK_RE.fullmatch(e.name))}
+        return {m["id"]: folder / e.name for e in scan_files(folder) if (m := _MASK_RE.fullmatch(e.name))}
 
     def mask_name(self, id_: str) -> str:
         return f"{id_}_mask.png"
@@ -107,9 +107,7 @@ def scan_pairs(folder: Path) -> tuple[list[str], list[Path], list[Path]]:
     """Sorted ids with their image and mask paths; orphans and duplicates are DataErrors."""
     images: dict[str, list[str]] = {}
     masks: dict[str, list[str]] = {}
-    for entry in os.scandir(folder):
-        if not entry.is_file():
-            continue
+    for entry in scan_files(folder):
         if m := _IMAGE_RE.fullmatch(entry.name):
             images.setdefault(m["id"], []).append(entry.name)
         elif m := _MASK_RE.fullmatch(entry.name):
