@@ -26,6 +26,7 @@ from ignite_zoo.engines.metrics import flatten_metrics, metric_spec, scored_clas
 from ignite_zoo.engines.preflight import rng_kept
 from ignite_zoo.engines.resume_check import check_resume_settings
 from ignite_zoo.engines.run_dir import RunDir, prepare_run_dir
+from ignite_zoo.engines.settings import RunSettings
 from ignite_zoo.engines.runtime import keep_freed_memory, resolve_device, seed_everything, set_deterministic, set_threads
 from ignite_zoo.registry.errors import CheckpointError, RunError
 from ignite_zoo.registry.plugins import import_modules
@@ -37,11 +38,11 @@ log = logging.getLogger("engines")
 def attach_epoch_summary(t: Training) -> None:
     """After each epoch (validating when due) set ``trainer.state.epoch_summary`` and fire
     ``RunEvents.EPOCH_SUMMARY`` for the handlers (see ``engines.events``)."""
-    trainer, every = t.trainer, t.recipe["eval"]["every"]
+    trainer, every = t.trainer, t.settings.eval.every
     trainer.register_events(*RunEvents)
     Average(output_transform=lambda loss: loss, device=t.step_cfg.device).attach(trainer, "train_loss")
     class_names = list(getattr(t.val_ds, "classes", []) or [])
-    scored = scored_classes(t.recipe, t.val_ds.info) if t.recipe["task"] == "segmentation" else None
+    scored = scored_classes(t.recipe, t.val_ds.info) if t.settings.task == "segmentation" else None
     started = {"t": 0.0}
 
     def on_epoch_start(engine: Engine) -> None:
@@ -93,7 +94,7 @@ def architecture_of(t: Training) -> str | None:
     """The run's architecture table at the recipe's input size, or one sample's size."""
     from ignite_zoo.engines.reports.architecture import architecture_text
 
-    size = t.recipe["model"]["input_size"] or list(t.val_ds[0][0].shape)
+    size = t.settings.model["input_size"] or list(t.val_ds[0][0].shape)
     model = t.model.module if hasattr(t.model, "module") else t.model
     was = model.training
     try:
@@ -109,8 +110,12 @@ def architecture_of(t: Training) -> str | None:
 def run_rank(local_rank: int, recipe: dict, run_path: str | None, resume: str | None,
              search_dir: str | None, chosen: list | None = None) -> None:
     """One rank's run. ``run_path`` None: a rank of torchrun, where rank 0 picks the run
-    directory (``prepare_run_dir``) and tells the others."""
-    import_modules(recipe["imports"], search_dir)
+    directory (``prepare_run_dir``) and tells the others.
+
+    The straight line: recipe -> ``RunSettings`` (read once) -> ``build_training`` (datasets,
+    model, engines, predictor) -> resume -> handlers by name -> the run directory."""
+    s = RunSettings.from_recipe(recipe)
+    import_modules(s.imports, search_dir)
     rank0 = idist.get_rank() == 0
     if run_path is None:
         if rank0:
@@ -121,14 +126,14 @@ def run_rank(local_rank: int, recipe: dict, run_path: str | None, resume: str | 
         resume = idist.broadcast(resume or "", src=0, safe_mode=True) or None
         if chosen is not None:
             chosen.append((run_path, resume))
-    tr = recipe["train"]
-    set_threads(tr["threads"])
-    set_deterministic(tr["deterministic"])
-    seed_everything(recipe["seed"] + idist.get_rank())
-    device = idist.device() if idist.get_world_size() > 1 else resolve_device(tr["device"])
+    tr = s.train
+    set_threads(tr.threads)
+    set_deterministic(tr.deterministic)
+    seed_everything(s.seed + idist.get_rank())
+    device = idist.device() if idist.get_world_size() > 1 else resolve_device(tr.device)
     if device.type == "cpu":
         keep_freed_memory()  # no page faults on every step's fresh tensors
-    t = build_training(recipe, device)
+    t = build_training(s, device)
     ema = prepare_ema(recipe, t.model, t.to_save)  # before resume: the average is resumed too
     if resume:
         trained_with = resume_from(t, Path(resume))
@@ -138,10 +143,10 @@ def run_rank(local_rank: int, recipe: dict, run_path: str | None, resume: str | 
                            f"{t.epoch_length} (train.max_iters_per_epoch, data.loader.batch_size or the data changed); "
                            "resume with that run's settings")
         done = t.trainer.state.epoch
-        if done > tr["epochs"]:
-            raise RunError(f"resume: {resume} has finished {done} epochs and train.epochs={tr['epochs']} asks for "
+        if done > tr.epochs:
+            raise RunError(f"resume: {resume} has finished {done} epochs and train.epochs={tr.epochs} asks for "
                            f"fewer; pass train.epochs >= {done} to continue it")
-        if done == tr["epochs"]:
+        if done == tr.epochs:
             log.warning("resume: %s has finished all %d epochs of train.epochs; nothing to do (pass a larger "
                         "train.epochs to continue it)", resume, done)
             return
@@ -151,18 +156,18 @@ def run_rank(local_rank: int, recipe: dict, run_path: str | None, resume: str | 
                      to_save=t.to_save, metric=metric_spec(recipe), val_ds=t.val_ds, step_cfg=t.step_cfg,
                      predictor=t.predictor, run_dir=run, dataset_info=getattr(t.val_ds, "info", None))
     if rank0:
-        backbone = recipe["model"]["backbone"]
+        backbone = s.model["backbone"]
         ctx.provenance = {"init": describe_weights(backbone.get("weights"), str(backbone["type"])),
                           "architecture": architecture_of(t)}
     attach_epoch_summary(t)
-    handlers = ([ema] if ema is not None else []) + attach_handlers(ctx, recipe["handlers"])
+    handlers = ([ema] if ema is not None else []) + attach_handlers(ctx, s.handlers)
     if ema is not None:
         ema.attach(ctx)
     error: BaseException | None = None
     try:
         if rank0:  # only now: a run that was refused leaves its directory as it was
             run.write_recipe(recipe)
-        t.trainer.run(t.train_loader, max_epochs=tr["epochs"], epoch_length=t.epoch_length)
+        t.trainer.run(t.train_loader, max_epochs=tr.epochs, epoch_length=t.epoch_length)
     except BaseException as e:
         error = e
         raise
