@@ -291,10 +291,11 @@ def test_dlcv_cls_file_name_that_does_not_parse(cli, tmp_path):
         for name in ("0_1.png", "1_2.png"):
             _image(tmp_path / split / name, 8)
     _image(tmp_path / "train_50" / "cat.png", 8)
-    cli("run", CLS, f"data.root={tmp_path}", f"out.root={tmp_path / 'runs'}", "data.loader.num_workers=0",
+    runs = tmp_path.parent / f"{tmp_path.name}_runs"  # runs never go inside data.root
+    cli("run", CLS, f"data.root={tmp_path}", f"out.root={runs}", "data.loader.num_workers=0",
         "handlers.progress=false", "model.backbone.width=0.125", "model.backbone.weights=null",
         expect=["1 file name(s) do not parse as <class>_<index>.png", "cat.png", str(tmp_path / "train_50")])
-    no_run_left(tmp_path / "runs")
+    no_run_left(runs)
 
 
 # --------------------------------------------------------------------------------------
@@ -552,7 +553,7 @@ MORE_CASES = {
     "resume_from_a_recipe_file": ("run", ["TINY", f"resume={DEMO}"],
                                   [f"{DEMO}: not a checkpoint", "expected a .pt file"]),
     "out_dir_is_a_file": ("run", ["TINY", "out.dir={files}/a_file.txt"],
-                          ["run directory {files}/a_file.txt is not writable", "set out.root or out.dir"]),
+                          ["out.dir={files}/a_file.txt: is a file; expected a folder for the run"]),
     "data_root_is_a_file": ("run", ["TINY", "data.root={files}/a_file.txt"],
                             ["root {files}/a_file.txt is a file, expected a folder"]),
     "recipe_is_a_list": ("run", ["{files}/list.yaml"], ["{files}/list.yaml: a recipe must be a mapping of sections",
