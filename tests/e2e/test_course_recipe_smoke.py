@@ -14,13 +14,14 @@ pytestmark = pytest.mark.slow
 
 
 def test_fcn8s_course_recipe_on_real_tiles(shared_data, tmp_path):
+    data = tmp_path / "data"  # the run's folder lies beside the data, never inside it
     for split in ("train", "validation"):
-        (tmp_path / split).mkdir()
+        (data / split).mkdir(parents=True)
         for id_ in ("0010", "0097", "0107", "0177"):  # 0177 holds the 7 red pixels
             for suffix in ("_sat.jpg", "_mask.png"):
-                (tmp_path / split / f"{id_}{suffix}").symlink_to(shared_data / "sat512" / f"{id_}{suffix}")
+                (data / split / f"{id_}{suffix}").symlink_to(shared_data / "sat512" / f"{id_}{suffix}")
     recipe = load_recipe(REPO / "recipes" / "seg_fcn8s_vgg16_sat.yaml", [
-        f"data.root={tmp_path}", "data.loader.batch_size=2", "data.loader.num_workers=0",
+        f"data.root={data}", "data.loader.batch_size=2", "data.loader.num_workers=0",
         "train.epochs=1", "train.max_iters_per_epoch=2", "handlers.checkpoint.keep_best=0",
         "handlers.progress=false", f"out.dir={tmp_path / 'run'}", "model.backbone.weights=null",
     ])
