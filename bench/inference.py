@@ -1,6 +1,6 @@
 """Inference throughput of FCN32s/16s/8s and the peak memory of FCN8s training, at 512x512.
 
-Throughput: ``engines.evaluator.predict_logits`` (inference_mode, bf16 autocast,
+Throughput: ``engines.predictor.forward_logits`` (inference_mode, bf16 autocast,
 channels_last: what validation and ``tools/predict.py`` run) plus the argmax to masks, on
 the real VGG16 heads, the three models interleaved.
 
@@ -32,7 +32,7 @@ def throughput(size: int, batch: int, repeats: int) -> dict[str, float]:
     import torch
 
     from ignite_zoo import zoo  # noqa: F401
-    from ignite_zoo.engines.evaluator import predict_logits
+    from ignite_zoo.engines.predictor import forward_logits
     from ignite_zoo.engines.trainer import StepConfig
     from ignite_zoo.zoo.model import build_model
 
@@ -43,7 +43,7 @@ def throughput(size: int, batch: int, repeats: int) -> dict[str, float]:
     for head in HEADS:
         model = build_model({"backbone": {"type": "vgg16"}, "head": {"type": head, "num_classes": CLASSES}})
         model = model.to(memory_format=torch.channels_last)
-        cases[head] = lambda m=model: predict_logits(m, x, cfg).argmax(1)
+        cases[head] = lambda m=model: forward_logits(m, x, cfg).argmax(1)
     times = interleaved(cases, repeats=repeats, warmup=1)
     return {h: batch / median(t) for h, t in times.items()}
 

@@ -129,7 +129,7 @@ def measure(size: int, batch: int, repeats: int) -> dict[str, Any]:
     import torch
 
     from ignite_zoo import zoo  # noqa: F401
-    from ignite_zoo.engines.evaluator import predict_logits
+    from ignite_zoo.engines.predictor import forward_logits
     from ignite_zoo.engines.optim import sgd
     from ignite_zoo.engines.trainer import StepConfig, make_train_step
     from ignite_zoo.registry import LOSSES
@@ -150,13 +150,13 @@ def measure(size: int, batch: int, repeats: int) -> dict[str, Any]:
     loss_fn = LOSSES.build({"type": "cross_entropy"})
     engine = types.SimpleNamespace(state=types.SimpleNamespace(iteration=1))
 
-    masks = {k: predict_logits(m, x, cfg).argmax(1) for k, m in models.items()}
+    masks = {k: forward_logits(m, x, cfg).argmax(1) for k, m in models.items()}
     if masks["ours"].shape != masks["peer"].shape or tuple(masks["ours"].shape[-2:]) != (size, size):
         raise AssertionError(f"peer FCN32s: mask sizes differ: ours {tuple(masks['ours'].shape)}, "
                              f"peer {tuple(masks['peer'].shape)}, input {size}x{size}")
 
     def infer(m: Any):
-        return lambda: predict_logits(m, x, cfg).argmax(1)
+        return lambda: forward_logits(m, x, cfg).argmax(1)
 
     def train(m: Any):
         step = make_train_step(m, sgd(m.parameters(), lr=1e-4), loss_fn, cfg)

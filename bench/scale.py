@@ -82,18 +82,15 @@ def predict_step(model: Any) -> tuple[Callable[[Any], Any], str]:
     """The step the prediction tool runs on a CPU (bf16, channels_last) and its precision."""
     import torch
 
-    from ignite_zoo.engines.trainer import StepConfig
+    from ignite_zoo.engines.step import StepConfig
 
     cfg = StepConfig(device=torch.device("cpu"), amp_dtype=torch.bfloat16, channels_last=True)
     model = model.to(memory_format=torch.channels_last)
-    try:
-        from ignite_zoo.engines.inference import make_step_fn, use_bf16_weights
-    except ImportError:  # before the inference package: the evaluator's step
-        from ignite_zoo.engines.evaluator import predict_logits
+    from ignite_zoo.engines.inference import hold_in_bf16
+    from ignite_zoo.engines.predictor import torch_step
 
-        return (lambda x: predict_logits(model, x, cfg)), "bf16 autocast"
-    cast = use_bf16_weights(model, cfg)
-    return make_step_fn(model, cfg), "bf16 weights" if cast else "bf16 autocast"
+    cast = hold_in_bf16(model, cfg)
+    return torch_step(model, cfg), "bf16 weights" if cast else "bf16 autocast"
 
 
 # --------------------------------------------------------------------------------------
@@ -104,12 +101,20 @@ def _rss_child(size: int, width: float, hidden: int | None, tile: int, overlap: 
 
     import torch
 
+    from ignite_zoo.engines.step import StepConfig
+
     from ignite_zoo.engines.inference.sliding_window import sliding_window_logits
+    from ignite_zoo.engines.predictor import Predictor, activation_bytes_per_pixel
 
     torch.set_num_threads(n_threads)
-    step, _ = predict_step(fcn8s(width, hidden))
-    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
-    mask = sliding_window_logits(None, x, tile, overlap, batch_tiles=BATCH_TILES, step_fn=step).argmax(1)
+    model = fcn8s(width, hidden)
+    step, _ = predict_step(model)
+    x = torch.randint(0, 256, (1, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    if tile == 0:  # no flag: the predictor's own choice (auto), as predict makes it
+        bpp = activation_bytes_per_pixel(model, StepConfig(torch.device("cpu"), torch.bfloat16, True))
+        mask = Predictor(step, bytes_per_pixel=bpp)(x).argmax(1)
+    else:
+        mask = sliding_window_logits(None, x, tile, overlap, batch_tiles=BATCH_TILES, step_fn=step).argmax(1)
     assert tuple(mask.shape) == (1, size, size), mask.shape
     hwm = None
     try:
@@ -204,13 +209,13 @@ def onnx_vs_torch(size: int, batch: int, repeats: int, n_threads: int, width: fl
         session = ort.InferenceSession(str(exported.path), sess_options=opts, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     xn = x.numpy()
-    from ignite_zoo.engines.evaluator import predict_logits
+    from ignite_zoo.engines.predictor import forward_logits
 
     fp32 = fcn8s(width, hidden).to(memory_format=torch.channels_last)
     cfg32 = StepConfig(device=torch.device("cpu"), amp_dtype=None, channels_last=True)
     step, precision = predict_step(fcn8s(width, hidden))
     cases = {"onnx": lambda: session.run(None, {name: xn})[0].argmax(1),
-             "fp32": lambda: predict_logits(fp32, x, cfg32).argmax(1),
+             "fp32": lambda: forward_logits(fp32, x, cfg32).argmax(1),
              "tool": lambda: step(x).argmax(1)}
     t = interleaved(cases, repeats=repeats, warmup=1)
     return {"ips": {k: batch / median(v) for k, v in t.items()}, "vs_fp32": paired_ratio(t["fp32"], t["onnx"]),
@@ -236,6 +241,10 @@ def run(quick: bool = True, threads: int | None = None) -> list[dict[str, Any]]:
         peak, source = tiled_peak_rss(size, n_threads)
         rows.append(row(f"{RSS_NAME}: VGG16-FCN8s, one {size}x{size} image, tiles {TILE} overlap {OVERLAP}, "
                         f"{BATCH_TILES} a batch, {n_threads} threads, in a subprocess ({source}){q}",
+                        peak / 1024, "GiB", None if quick else "< 3", digits=2))
+        peak, source = tiled_peak_rss(size, n_threads, tile=0)
+        rows.append(row(f"scale: peak RSS of prediction with no tiling flag (the predictor's auto mode): "
+                        f"VGG16-FCN8s, one {size}x{size} image, {n_threads} threads, in a subprocess ({source}){q}",
                         peak / 1024, "GiB", None if quick else "< 3", digits=2))
 
     if gone:

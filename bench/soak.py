@@ -157,7 +157,7 @@ if __name__ == "__main__":
     elif "--json" in args:
         from ignite_zoo.engines.runtime import keep_freed_memory
 
-        keep_freed_memory()  # as bench/run.py does; the run itself does it again on CPU
+        keep_freed_memory()  # as bench/run.py and the run command do
         print(json.dumps(run(quick=quick)))
     else:
         for x in run(quick=quick):

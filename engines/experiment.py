@@ -27,7 +27,7 @@ from ignite_zoo.engines.preflight import rng_kept
 from ignite_zoo.engines.resume_check import check_resume_settings
 from ignite_zoo.engines.run_dir import RunDir, prepare_run_dir
 from ignite_zoo.engines.settings import RunSettings
-from ignite_zoo.engines.runtime import keep_freed_memory, resolve_device, seed_everything, set_deterministic, set_threads
+from ignite_zoo.engines.runtime import resolve_device, seed_everything, set_deterministic, set_threads
 from ignite_zoo.registry.errors import CheckpointError, RunError
 from ignite_zoo.registry.plugins import import_modules
 from ignite_zoo.zoo.backbones.weights import describe_weights
@@ -131,8 +131,6 @@ def run_rank(local_rank: int, recipe: dict, run_path: str | None, resume: str | 
     set_deterministic(tr.deterministic)
     seed_everything(s.seed + idist.get_rank())
     device = idist.device() if idist.get_world_size() > 1 else resolve_device(tr.device)
-    if device.type == "cpu":
-        keep_freed_memory()  # no page faults on every step's fresh tensors
     t = build_training(s, device)
     ema = prepare_ema(recipe, t.model, t.to_save)  # before resume: the average is resumed too
     if resume:

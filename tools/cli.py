@@ -96,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = f"ignite-zoo {name}"
     sys.argv[0] = prog  # tools that build a plain ArgumentParser take their name from it
     module = importlib.import_module(commands[name][0])
+    prepare = getattr(module, "prepare_process", None)  # process-wide settings: entry points only
+    if prepare is not None:
+        prepare()
     with command_name(prog):
         return main_guard(module.main, rest)
 
