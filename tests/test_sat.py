@@ -206,3 +206,18 @@ def test_a_crop_larger_than_the_images_names_file_transform_and_sizes(tmp_path: 
     with pytest.raises(DataError, match=r"0000_sat\.jpg: data\.train\.transforms\[0\] \(RandomCrop\) crops 30x30 "
                                         r"\(HxW\) but the image is 24x32"):
         ds[0]
+
+
+def test_a_slice_split_takes_those_pairs_of_one_folder(tmp_path):
+    """``split: "[:n]"`` / ``"[n:]"``: one folder split by sorted id, without copying files."""
+    from ignite_zoo.zoo.data.sat import DlcvSat
+
+    folder = tmp_path / "flat"
+    for k in range(6):
+        make_pair(folder, f"{k:04d}", seed=k)
+    every = DlcvSat(folder, "").ids
+    head, tail = DlcvSat(folder, "[:4]").ids, DlcvSat(folder, "[4:]").ids
+    assert head == every[:4] and tail == every[4:] and len(every) >= 5
+    assert DlcvSat(folder, "[-1:]").ids == every[-1:]
+    with pytest.raises(DataError, match=r"split '\[9:\]' selects no pairs"):
+        DlcvSat(folder, "[9:]")

@@ -137,12 +137,22 @@ def scan_pairs(folder: Path) -> tuple[list[str], list[Path], list[Path]]:
     return ids, [folder / images[i][0] for i in ids], [folder / masks[i][0] for i in ids]
 
 
+def id_slice(split: str | None) -> slice | None:
+    """``"[a:b]"`` (either bound optional, negative counts from the end) as a slice, else None."""
+    m = re.fullmatch(r"\[\s*(-?\d*)\s*:\s*(-?\d*)\s*\]", split or "")
+    if m is None:
+        return None
+    return slice(int(m[1]) if m[1] else None, int(m[2]) if m[2] else None)
+
+
 @DATASETS.register("dlcv_sat")
 class DlcvSat(Dataset):
     """Satellite tiles with colour masks in the course layout (``root/split/NNNN_sat.jpg``).
 
     ``split`` None or ``""`` reads ``root`` itself (a folder that directly holds the pairs,
-    like the course's ``validation/``). Options: ``foreign`` ("unknown" | "error" |
+    like the course's ``validation/``); a slice such as ``"[:200]"`` or ``"[200:]"`` takes
+    those of ``root``'s pairs in sorted id order (one folder split into training and
+    validation without copying files). Options: ``foreign`` ("unknown" | "error" |
     "ignore", see ``zoo.data.masks``), ``strict`` (True means ``foreign="error"``),
     ``ignore_index`` (mask value of ignored pixels: foreign colours under "ignore", padding
     of crops) and ``check`` ("header" | "full" | "none", what to validate when built).
@@ -168,12 +178,19 @@ class DlcvSat(Dataset):
         self.info = landcover_info(foreign, strict, ignore_index)
         self.root = Path(root) if root is not None else None
         self.split = split
-        self.folder = resolve_split_folder(root, split, type(self).__name__)
+        window = id_slice(split)
+        self.folder = resolve_split_folder(root, None if window else split, type(self).__name__)
         self.foreign = "error" if strict else foreign
         self.ignore_index = ignore_index
         # masks travel through augmentation as uint8 (what OpenCV warps fastest) when ids fit
         self._mask_dtype = np.uint8 if 0 <= ignore_index <= 255 else np.int16
         self.ids, self.image_paths, self.mask_paths = scan_pairs(self.folder)
+        if window is not None:
+            self.ids, self.image_paths, self.mask_paths = (v[window] for v in (self.ids, self.image_paths,
+                                                                               self.mask_paths))
+            if not self.ids:
+                raise DataError(f"{type(self).__name__}: split {split!r} selects no pairs of the "
+                                f"{len(scan_pairs(self.folder)[0])} in {self.folder}")
         self._index = {i: k for k, i in enumerate(self.ids)}
         self._warned: set[str] = set()
         if transforms is None:
