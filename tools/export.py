@@ -6,12 +6,13 @@ Examples:
   python tools/export.py best_checkpoint_20_mIoU=0.6712.pt --onnx model.onnx --overwrite
   python tools/predict.py fcn8s.onnx p2_data/validation preds/     # then predict without PyTorch's model code
 
-The graph takes any batch size, height and width (at least 32 px) of normalised float32
-images named "image" and returns float32 "logits" (a model that ONNX cannot run at every
-size, like a classifier pooling to 7x7, is exported for its recipe's input size, with a
-warning). The file's metadata (onnx
-metadata_props, keys ignite_zoo.*) holds the normalisation mean/std, class names, palette
-colours, input channels, task and the run's resolved recipe YAML. After writing, ONNX
+The graph takes any batch size, height and width (at least 32 px) of raw float32 pixels
+(0-255 for 8-bit images: the run's normalisation is inside the graph) named "image" and
+returns float32 "logits" (a model that ONNX cannot run at every size, like a classifier
+pooling to 7x7, is exported for its recipe's input size, with a warning). The file's
+metadata (onnx metadata_props, keys ignite_zoo.*) holds the class names, palette colours,
+input bands, task, the smallest tile and activation bytes per pixel (for tiled prediction)
+and the run's resolved recipe YAML. After writing, ONNX
 Runtime runs an example input and the largest difference from PyTorch's logits is printed.
 An existing file is never replaced unless --overwrite is given.
 """

@@ -68,7 +68,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--probabilities", action="store_true",
                    help="GeoTIFF scenes: also write NAME_probabilities.tif, one uint8 band of scores per class")
     p.add_argument("--overwrite", action="store_true",
-                   help="allow OUTPUT_DIR to be INPUT_DIR or to hold files this tool did not write")
+                   help="allow OUTPUT_DIR to hold other files (masks of the same names are replaced); it is "
+                        "never the input folder or inside it")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers decoding images (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(list(argv))
