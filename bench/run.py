@@ -8,6 +8,8 @@ Groups, in the order they run:
   evaluator  evaluator + mIoU + mask snapshots vs a plain inference loop (target <= 1.05)
   compute    VGG16 / FCN8s train steps in fp32, channels_last, bf16, bf16 + channels_last
              against the fp32 / bf16 matmul peaks (FCN8s bf16 >= 1.7x fp32, >= 60 % of peak)
+  heads      every segmentation head on timm resnet18 at 512x512, bf16 + channels_last train
+             step: images/s, GFLOP/s and share of the bf16 matmul peak (information)
   data       segmentation input pipeline vs PIL + torchvision v2 (>= 2x), vs albumentations'
              RandomScale + RandomCrop chain; which scale + crop step is faster
   peer       FCN32s vs torchfcn's Caffe-faithful FCN32s, inference and train step: GFLOP/s
@@ -52,7 +54,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.common import normalise, row  # noqa: E402
 
-GROUPS = ("machine", "trainer", "evaluator", "compute", "data", "peer", "inference", "scale", "geo", "soak")
+GROUPS = ("machine", "trainer", "evaluator", "compute", "heads", "data", "peer", "inference", "scale", "geo", "soak")
 
 
 def thread_speedup(quick: bool) -> tuple[int, float]:
@@ -95,6 +97,9 @@ def _group(name: str) -> Callable[..., list[dict[str, Any]]]:
     if name == "compute":
         from bench import compute_efficiency
         return compute_efficiency.run
+    if name == "heads":
+        from bench import heads
+        return heads.run
     if name == "data":
         from bench import data_pipeline
         return lambda quick, threads: [normalise(r) for r in data_pipeline.run(quick)]

@@ -52,6 +52,11 @@ EXPECTED = {
         "compute: FCN8s train step speedup, bf16 + channels_last over fp32",
         "compute: FCN8s train step, best bf16 configuration",
     ],
+    "heads": [
+        "heads: matmul peak bf16",
+        *[f"heads: {h} train step: {w}" for h in ("unet", "fpn", "deeplabv3plus", "upernet", "segformer")
+          for w in ("images/s", "GFLOP/s", "% of bf16 matmul peak", "GFLOP per step")],
+    ],
     "data": [
         "seg pipeline: cv2 + albumentations, RandomScaleCrop",
         "seg pipeline: cv2 + albumentations, RandomScale + RandomCrop chain",
