@@ -112,7 +112,7 @@ def test_counts_below_their_minimum(cli, override):
 
 def test_a_value_the_component_refuses_names_the_key(cli, demo_dir):
     cli("run", DEMO, *tiny_seg(demo_dir, *TINY_DEMO, f"out.root={demo_dir / 'runs_dropout'}"), "model.head.dropout=5",
-        expect=["model.head: head 'fcn8s' refused its arguments", "dropout probability", "got 5"])
+        expect=["model.head.dropout: expected a probability in [0, 1), got 5"])
     no_run_left(demo_dir / "runs_dropout")
 
 

@@ -25,7 +25,7 @@ def one_line_error(proc, *fragments: str) -> str:
 
 
 @pytest.mark.parametrize("args, fragments", [
-    (["seg_dem"], ["recipe file not found: seg_dem", "did you mean 'seg_demo'?"]),
+    (["seg_dem"], ["recipe file not found: seg_dem", "did you mean 'seg_demo'"]),
     (["no_such_recipe_at_all.yaml"], ["recipe file not found", "shipped recipes: ", "seg_demo"]),
     (["seg_demo", "data.train.transforms.9.p=1"],
      ["override 'data.train.transforms.9.p=1'", "data.train.transforms has 3 items", "index 9 is out of range"]),

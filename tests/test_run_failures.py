@@ -237,7 +237,7 @@ def fcn32s_run(data_dir) -> Path:
 
 
 @pytest.mark.parametrize("change, expected", [
-    (["model.head.type=fcn8s"], ["missing keys: score_pool4.weight", "unexpected keys: upscore.weight"]),
+    (["model.head.type=fcn8s"], ["missing keys: head.score_pool4.weight", "unexpected keys: head.upscore.weight"]),
     (["model.head.hidden=16"], ["shape mismatches: ", "(32, ", "vs model (16, "]),
 ])
 def test_resume_from_another_recipes_checkpoint_lists_the_keys_and_changes_nothing(data_dir, fcn32s_run,
