@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Sequence
 
 if not __package__:  # a script in a checkout: ``ignite_zoo`` names this checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import _checkout  # noqa: F401
 
 from ignite_zoo.registry.cli import main_guard, tool_parser  # noqa: E402  (light: no torch)
