@@ -20,9 +20,9 @@ def load_tool(name: str) -> Any:
     return tool_module(name)
 
 
-def user_error(capsys: Any, tool: str, *args: object, expect: Sequence[str] = ()) -> str:
+def user_error(capsys: Any, tool: str, *args: object, expect: Sequence[str] = (), alone: bool = False) -> str:
     """Run ``tools/<tool>.py args``; assert exit 2 and one ``error:`` line holding every
-    fragment of ``expect``; returns that line."""
+    fragment of ``expect``; returns that line. ``alone``: that line is all of stderr."""
     code = main_guard(load_tool(tool).main, [str(a) for a in args])
     out, err = capsys.readouterr()
     assert code == 2, f"tools/{tool}.py exited {code}, expected 2\nstdout: {out[-2000:]}\nstderr: {err[-3000:]}"
@@ -31,6 +31,8 @@ def user_error(capsys: Any, tool: str, *args: object, expect: Sequence[str] = ()
     errors = [line for line in lines if line.startswith("error: ")]
     assert len(errors) == 1 and lines[-1] == errors[0], err[-3000:]  # the error is the last word
     assert "--debug" not in err, err  # a user error is the whole story: no hint
+    if alone:
+        assert lines == errors, err[-3000:]
     for fragment in expect:
         assert str(fragment) in errors[0], f"{fragment!r} not in the message:\n{errors[0]}"
     return errors[0]

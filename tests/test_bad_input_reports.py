@@ -1,6 +1,7 @@
 """Bad input to tools/report.py, tools/compare.py and tools/summary.py, as a user types it:
 exit code 2, one ``error:`` line naming the file, run, key or value, no traceback, nothing
-written. Run directories are hand-written (tests/test_reports.py's make_run): no training."""
+written. Run directories are hand-written (tests/test_reports.py's make_run): no training.
+The tools run in this process through the CLI guard, as their ``__main__`` does."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import DEMO, run_tool
+from tests.cli_check import user_error
+from tests.helpers import DEMO
 from tests.test_reports import make_run
 
 
@@ -64,17 +66,10 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_is_one_line_and_exit_2(case, runs):
+def test_bad_input_is_one_line_and_exit_2(case, runs, capsys):
     tool, argv, expect = CASES[case]
     fill = {k: str(v) for k, v in runs.items()}
     argv = [a.format(**fill) for a in argv]
     before = {p for p in runs["tmp"].rglob("*")}
-    proc = run_tool(tool, *argv, check=False, timeout=120)
-    assert proc.returncode == 2, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
-    lines = proc.stderr.strip().splitlines()
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1 and lines == [errors[0]], proc.stderr
-    for fragment in expect:
-        assert fragment.format(**fill) in errors[0], f"{fragment!r} not in {errors[0]!r}"
+    user_error(capsys, tool, *argv, expect=[fragment.format(**fill) for fragment in expect], alone=True)
     assert {p for p in runs["tmp"].rglob("*")} == before  # nothing written, nothing removed
