@@ -113,25 +113,26 @@ def test_cross_entropy_out_of_range_target_is_a_data_error():
     assert torch.isfinite(LOSSES.build({"type": "cross_entropy", "ignore_index": 255})(logits, target))
 
 
-def test_combo_is_weighted_sum_of_nested_losses(seg):
+def test_sum_is_the_weighted_sum_of_its_terms(seg):
     logits, target = seg
-    combo = LOSSES.build({"type": "combo", "weights": [1.0, 0.5],
-                          "losses": [{"type": "cross_entropy", "ignore_index": 255},
-                                     {"type": "dice", "ignore_index": 255}]})
-    assert [type(m).__name__ for m in combo.losses] == ["CrossEntropyLoss", "DiceLoss"]
+    total_loss = LOSSES.build({"type": "sum", "ignore_index": 255,
+                               "terms": [{"type": "cross_entropy"}, {"type": "dice", "weight": 0.5}]})
+    assert [type(m).__name__ for m in total_loss.terms] == ["CrossEntropyLoss", "DiceLoss"]
     ce = F.cross_entropy(logits, target, ignore_index=255)
     dice = LOSSES.build({"type": "dice", "ignore_index": 255})(logits, target)
-    total = combo(logits, target)
+    total = total_loss(logits, target)
     assert torch.allclose(total, ce + 0.5 * dice)
     total.backward()
     assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
 
 
-def test_combo_defaults_and_errors():
-    combo = LOSSES.build({"type": "combo", "losses": ["cross_entropy", {"type": "focal", "gamma": 0}]})
+def test_sum_defaults_and_errors():
+    total = LOSSES.build({"type": "sum", "terms": ["cross_entropy", {"type": "focal", "gamma": 0}]})
     logits, target = torch.randn(4, 3), torch.randint(0, 3, (4,))
-    assert torch.allclose(combo(logits, target), 2 * F.cross_entropy(logits, target), atol=1e-6)
-    with pytest.raises(RecipeError, match="weights.*2 numbers"):
-        LOSSES.build({"type": "combo", "losses": [{"type": "dice"}, {"type": "focal"}], "weights": [1.0]})
-    with pytest.raises(RecipeError, match=r"losses\[0\]\.type"):
-        LOSSES.build({"type": "combo", "losses": [{"type": "dise"}]})
+    assert torch.allclose(total(logits, target), 2 * F.cross_entropy(logits, target), atol=1e-6)
+    with pytest.raises(RecipeError, match=r"loss.terms\[0\].weight: expected a number"):
+        LOSSES.build({"type": "sum", "terms": [{"type": "dice", "weight": "half"}]})
+    with pytest.raises(RecipeError, match=r"terms\[0\]\.type"):
+        LOSSES.build({"type": "sum", "terms": [{"type": "dise"}]})
+    with pytest.raises(RecipeError, match="loss.type: unknown loss 'combo'"):
+        LOSSES.build({"type": "combo", "losses": ["cross_entropy"]}, _path="loss")

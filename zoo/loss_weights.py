@@ -1,7 +1,7 @@
 """``loss.class_weights: auto``: class weights computed from the training masks.
 
-Forms a recipe may use (in any loss of the tree, ``sum``'s terms and ``combo``'s losses
-included; focal's ``alpha`` too)::
+Forms a recipe may use (in any loss of the tree, ``sum``'s terms included; focal's
+``alpha`` too)::
 
     class_weights: auto                      # the default rule, median_frequency
     class_weights: {rule: enet}              # a named rule (zoo/data/class_stats.py)
@@ -19,7 +19,7 @@ from ignite_zoo.registry.errors import RecipeError
 from ignite_zoo.zoo.data.class_stats import DEFAULT_RULE, ClassStats, check_rule
 
 WEIGHT_KEYS = ("class_weights", "alpha")
-NESTED_KEYS = ("terms", "losses")
+NESTED_KEYS = ("terms",)
 
 
 def _rule(value: Any, where: str) -> str | None:

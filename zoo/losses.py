@@ -7,7 +7,7 @@ batch holds no valid pixel, so one unlabelled crop cannot turn a run into NaN.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -155,38 +155,3 @@ class FocalLoss(nn.Module):
         elif self.alpha_scalar is not None:
             loss = loss * self.alpha_scalar
         return loss.mean()
-
-
-@LOSSES.register("combo")
-class ComboLoss(nn.Module):
-    """A weighted sum of losses, e.g. ``{type: combo, losses: [{type: cross_entropy}, {type: dice}]}``.
-
-    The registry builds the nested ``losses:`` list; names or mappings passed directly
-    (from Python) are built here too.
-    """
-
-    def __init__(self, losses: list[Any], weights: list[float] | None = None) -> None:
-        super().__init__()
-        if not isinstance(losses, (list, tuple)) or not losses:
-            raise RecipeError(f"loss.losses: expected a non-empty list of losses, got {losses!r}")
-        built = []
-        for i, item in enumerate(losses):
-            if isinstance(item, (str, Mapping)):
-                item = LOSSES.build(item, _path=f"loss.losses[{i}]")
-            if not isinstance(item, nn.Module):
-                raise RecipeError(f"loss.losses[{i}]: expected a loss (a mapping with 'type'), got {item!r}")
-            built.append(item)
-        if weights is None:
-            weights = [1.0] * len(built)
-        if (not isinstance(weights, (list, tuple)) or len(weights) != len(built)
-                or not all(isinstance(w, (int, float)) for w in weights)):
-            raise RecipeError(f"loss.weights: expected {len(built)} numbers (one per loss), got {weights!r}")
-        self.losses = nn.ModuleList(built)
-        self.weights = [float(w) for w in weights]
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        total = None
-        for w, loss in zip(self.weights, self.losses):
-            term = w * loss(logits, target)
-            total = term if total is None else total + term
-        return total
