@@ -74,7 +74,7 @@ def _torchvision(folder: Path, n: int) -> Callable[[int], Any]:
     from torchvision import tv_tensors
     from torchvision.transforms import v2
 
-    from ignite_zoo.zoo.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+    from ignite_zoo.zoo.normalize import IMAGENET_MEAN, IMAGENET_STD
 
     images = sorted(folder.glob("*_sat.jpg"))[:n]
     tf = v2.Compose([

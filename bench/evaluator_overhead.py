@@ -76,6 +76,7 @@ def measure(n: int, size: int, batch: int, repeats: int) -> dict[str, Any]:
     from ignite_zoo.engines.metrics import MetricSpec
     from ignite_zoo.engines.run_dir import RunDir
     from ignite_zoo.engines.metrics import flatten_metrics, segmentation_metrics
+    from ignite_zoo.engines.predictor import PredictSettings, Predictor
     from ignite_zoo.engines.runtime import autocast, resolve_amp
     from ignite_zoo.engines.trainer import StepConfig
     from ignite_zoo.zoo.model import build_model
@@ -88,7 +89,8 @@ def measure(n: int, size: int, batch: int, repeats: int) -> dict[str, Any]:
     ds = _Set(n, size)
     loader = DataLoader(ds, batch_size=batch, shuffle=False, num_workers=0)
     metrics = segmentation_metrics(CLASSES, list(range(6)), device=device)
-    evaluator = create_evaluator(model, metrics, cfg)
+    predictor = Predictor.for_model(model, cfg, PredictSettings(mode="whole"))  # as validation builds it
+    evaluator = create_evaluator(predictor, metrics, cfg)
 
     def plain_batch(x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -113,7 +115,7 @@ def measure(n: int, size: int, batch: int, repeats: int) -> dict[str, Any]:
         run = RunContext(recipe=recipe, trainer=trainer, evaluator=evaluator, model=model,
                          optimizer=torch.optim.SGD(model.parameters(), lr=0.0),
                          to_save={}, metric=MetricSpec("mIoU"), val_ds=ds, step_cfg=cfg, run_dir=RunDir(tmp),
-                         dataset_info=ds.info)
+                         dataset_info=ds.info, predictor=predictor)
         tb = TensorBoard()
         tb.attach(run)
         snaps = MaskSnapshots(SNAPSHOT_IDS, [1])
