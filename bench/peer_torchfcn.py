@@ -66,9 +66,11 @@ def _torchfcn_fcn32s() -> tuple[type | None, str]:
     return module.FCN32s, f"torchfcn {ver}"
 
 
-def _caffe_fcn32s(n_class: int):
+def _caffe_fcn32s(n_class: int, width: float = 1.0, hidden: int = 4096):
     """torchfcn's FCN32s geometry, rebuilt: conv1_1 padding 100, ceil-mode pools, fc6 7x7
-    without padding, score_fr, a 64x64 stride-32 transposed convolution, crop at 19."""
+    without padding, score_fr, a 64x64 stride-32 transposed convolution, crop at 19.
+    ``width`` and ``hidden`` shrink it as ``model.backbone.width`` and ``model.head.hidden``
+    shrink this project's (the tests' tiny sizes)."""
     import torch
     from torch import nn
 
@@ -78,17 +80,18 @@ def _caffe_fcn32s(n_class: int):
             layers: list[nn.Module] = []
             in_ch = 3
             for block, (ch, n) in enumerate(((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))):
+                ch = max(1, int(round(ch * width)))
                 for i in range(n):
                     pad = 100 if block == 0 and i == 0 else 1
                     layers += [nn.Conv2d(in_ch, ch, 3, padding=pad), nn.ReLU(inplace=True)]
                     in_ch = ch
                 layers.append(nn.MaxPool2d(2, stride=2, ceil_mode=True))
             self.features = nn.Sequential(*layers)
-            self.fc6 = nn.Conv2d(512, 4096, 7)
+            self.fc6 = nn.Conv2d(in_ch, hidden, 7)
             self.relu6, self.drop6 = nn.ReLU(inplace=True), nn.Dropout2d()
-            self.fc7 = nn.Conv2d(4096, 4096, 1)
+            self.fc7 = nn.Conv2d(hidden, hidden, 1)
             self.relu7, self.drop7 = nn.ReLU(inplace=True), nn.Dropout2d()
-            self.score_fr = nn.Conv2d(4096, n_class, 1)
+            self.score_fr = nn.Conv2d(hidden, n_class, 1)
             self.upscore = nn.ConvTranspose2d(n_class, n_class, 64, stride=32, bias=False)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:

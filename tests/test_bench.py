@@ -1,16 +1,16 @@
-"""bench/run.py --quick --json prints every row, each with a numeric value (no timing asserts).
+"""Every bench group's rows, each with a numeric value (no timing asserts).
 
-The whole quick bench runs once, in one process, and each group's rows are checked on
-their own. The fast tests below check the row shapes and the helpers with tiny inputs.
+Each group runs here, in this process, at tiny sizes: its own ``run`` builds the rows from
+its real measuring functions, called with small models, images and one repeat (the
+``tiny`` table below). The quick bench itself (``python bench/run.py --quick``) is a step
+of its own in CI, after the test suite. The other tests check the helpers with tiny inputs.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -89,6 +89,7 @@ EXPECTED = {
 #: prefixes as the target rows.
 SCALE_TILED = [
     "scale: peak RSS of tiled prediction",
+    "scale: peak RSS of prediction with no tiling flag",
     "scale: tiled prediction, no overlap, megapixels/s",
     "scale: whole-image prediction, megapixels/s",
     "scale: tiled / whole-image prediction, megapixels/s ratio",
@@ -135,29 +136,126 @@ def group_prefixes(group: str) -> tuple[list[str], list[str]]:
     return (scale_expected() if group == "scale" else EXPECTED[group]), OPTIONAL.get(group, [])
 
 
-@pytest.fixture(scope="module")
-def quick_rows(repo_root) -> list[dict]:
-    """Every group of the quick bench in one process (one torch import, one machine probe)."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", MPLBACKEND="Agg")
-    out = subprocess.run([sys.executable, str(repo_root / "bench" / "run.py"), "--quick", "--json",
-                          "--only", ",".join(EXPECTED)], cwd=str(repo_root), env=env, capture_output=True,
-                         text=True, timeout=1200)
-    assert out.returncode == 0, out.stderr[-4000:]
-    return json.loads(out.stdout)
+def _shrink(monkeypatch, module: Any, name: str, wrap: Callable[[Callable], Callable]) -> None:
+    monkeypatch.setattr(module, name, wrap(getattr(module, name)))
 
 
-@pytest.mark.slow
+def _small_vgg(model: dict) -> dict:
+    """A VGG16 model spec at 1/8 width with a narrow FCN / classifier head (others unchanged)."""
+    backbone, head = dict(model["backbone"]), dict(model["head"])
+    if backbone.get("type") == "vgg16":
+        backbone["width"] = 0.125
+        if head.get("type", "").startswith("fcn") or head.get("type") == "classifier":
+            head["hidden"] = 32
+    return {**model, "backbone": backbone, "head": head}
+
+
+def tiny(group: str, monkeypatch, got: dict | None = None) -> Callable[[], list[dict]]:
+    """``bench/run.py``'s group ``group`` at tiny sizes: the same ``run`` and row names, with
+    the matmul peaks at 64x64, small models and images, one repeat. ``got``: what the
+    measuring functions returned, by name (scale's)."""
+    got = {} if got is None else got
+    import bench.common
+    import ignite_zoo.zoo.model
+    from bench import run as bench_run
+
+    def small_matmul(f):
+        return lambda n, *a, **k: f(64, *a, **k)
+
+    for module in (bench.common, bench_run):
+        if hasattr(module, "matmul_cases"):
+            _shrink(monkeypatch, module, "matmul_cases", small_matmul)
+    if group == "machine":
+        return lambda: bench_run.machine(True, bench_run.thread_speedup(True), 1)
+    if group == "trainer":
+        from bench import trainer_overhead as m
+
+        monkeypatch.setattr(m, "EPOCH_LEN", 2)
+        monkeypatch.setattr(m, "BATCH", 2)
+        _shrink(monkeypatch, m, "measure", lambda f: lambda pairs: f(1))
+    elif group == "evaluator":
+        from bench import evaluator_overhead as m
+
+        _shrink(monkeypatch, ignite_zoo.zoo.model, "build_model", lambda f: lambda spec, *a, **k: f(_small_vgg(spec), *a, **k))
+        monkeypatch.setattr(m, "SNAPSHOT_IDS", ["0000", "0001", "0002"])
+        _shrink(monkeypatch, m, "measure", lambda f: lambda n, size, batch, repeats: f(4, 32, 2, 1))
+    elif group == "compute":
+        from bench import compute_efficiency as m
+
+        _shrink(monkeypatch, m, "matmul_cases", small_matmul)
+        _shrink(monkeypatch, ignite_zoo.zoo.model, "build_model", lambda f: lambda spec, *a, **k: f(_small_vgg(spec), *a, **k))
+        _shrink(monkeypatch, m, "measure", lambda f: lambda kind, size, batch, repeats: f(kind, 32, 1, 1))
+    elif group == "heads":
+        from bench import heads as m
+
+        _shrink(monkeypatch, m, "matmul_cases", small_matmul)
+        _shrink(monkeypatch, m, "_step", lambda f: lambda head, size, batch: f(head, 64, 1))
+    elif group == "data":
+        from bench import data_pipeline as m
+
+        _shrink(monkeypatch, m, "run", lambda f: lambda quick, n=None, repeats=None: f(quick, n=2, repeats=1))
+    elif group == "peer":
+        from bench import peer_torchfcn as m
+
+        _shrink(monkeypatch, m, "matmul_cases", small_matmul)
+        _shrink(monkeypatch, ignite_zoo.zoo.model, "build_model", lambda f: lambda spec, *a, **k: f(_small_vgg(spec), *a, **k))
+        monkeypatch.setattr(m, "_torchfcn_fcn32s", lambda: (None, "not installed"))  # the rebuilt geometry, shrunk alike
+        _shrink(monkeypatch, m, "_caffe_fcn32s", lambda f: lambda n_class: f(n_class, width=0.125, hidden=32))
+        _shrink(monkeypatch, m, "measure", lambda f: lambda size, batch, repeats: f(32, 1, 1))
+    elif group == "inference":
+        from bench import inference as m
+
+        _shrink(monkeypatch, ignite_zoo.zoo.model, "build_model", lambda f: lambda spec, *a, **k: f(_small_vgg(spec), *a, **k))
+        _shrink(monkeypatch, m, "throughput", lambda f: lambda size, batch, repeats: f(32, 1, 1))
+        _shrink(monkeypatch, m, "training_peak_rss", lambda f: lambda size, batch, steps, n: f(32, 1, 1, 1))
+    elif group == "scale":
+        from bench import scale as m
+
+        small = {"width": 0.125, "hidden": 32}
+
+        def keep(name: str, f: Callable) -> Callable:
+            def call(*a: Any, **k: Any) -> Any:
+                got[name] = f(*a, **k)
+                return got[name]
+            return call
+
+        _shrink(monkeypatch, m, "tiled_peak_rss", lambda f: lambda size, n, tile=m.TILE, **k: keep(
+            f"rss tile {tile}", f)(64, 1, **small, tile=32 if tile else 0, overlap=8))
+        _shrink(monkeypatch, m, "tiled_vs_whole", lambda f: lambda size, repeats, **k: keep("tiled", f)(
+            64, 1, **small, tile=32, overlap=8))
+        _shrink(monkeypatch, m, "onnx_vs_torch", lambda f: lambda size, batch, repeats, n, *a, **k: keep("onnx", f)(
+            64, 1, 1, 1, **small))
+    elif group == "soak":
+        from bench import soak as m
+
+        return lambda: m.rows_from(m.soak(4), 4, quick=True)  # bench/run.py runs it in a child: same rows
+    return lambda: bench_run._group(group)(True, 1)
+
+
 @pytest.mark.parametrize("group", list(EXPECTED))
-def test_quick_json_has_every_row_with_numbers(quick_rows, group):
-    expected, optional = group_prefixes(group)
-    mine = [r for r in quick_rows if any(r["name"].startswith(p) for p in (*expected, *optional))]
-    check_rows(mine, expected, optional)
+def test_group_rows_at_tiny_size(group, monkeypatch):
+    """The group's own ``run`` at tiny sizes: one row per expected prefix, no row outside
+    them, every value a finite number, targets and ``met`` consistent."""
+    got: dict[str, Any] = {}
+    rows = tiny(group, monkeypatch, got)()
+    check_rows(rows, *group_prefixes(group))
+    if group == "scale":
+        check_scale_measurements(got)
 
 
-@pytest.mark.slow
-def test_every_quick_row_belongs_to_a_group(quick_rows):
-    known = [p for g in EXPECTED for p in (*group_prefixes(g)[0], *group_prefixes(g)[1])]
-    assert not [r["name"] for r in quick_rows if not any(r["name"].startswith(p) for p in known)]
+def check_scale_measurements(got: dict[str, Any]) -> None:
+    """A 1/8-width FCN8s, 64x64 image in 32-pixel tiles: the functions behind the scale rows
+    measure what they say (those whose module is missing did not run)."""
+    if "rss tile 32" in got:
+        for key in ("rss tile 32", "rss tile 0"):
+            peak, source = got[key]
+            assert peak > 10 and source in ("VmHWM", "ru_maxrss"), (key, got[key])
+    if "tiled" in got:
+        r = got["tiled"]
+        assert r["images"] == 4 and all(v > 0 for v in r["mps"].values()) and r["ratio"] > 0, r
+    if "onnx" in got:
+        r = got["onnx"]
+        assert r["max_abs_diff"] < 1e-3 and all(v > 0 for v in r["ips"].values()), r
 
 
 def test_targets_parse():
@@ -275,23 +373,8 @@ scale_available = pytest.mark.skipif(_scale_missing() is not None,
 
 
 @scale_available
-def test_tiled_rows_at_tiny_size():
-    """A 1/8-width FCN8s, 64x64 image in 32-pixel tiles: the functions behind the rows run."""
+def test_tiles_must_divide_the_image():
     from bench import scale
 
-    peak, source = scale.tiled_peak_rss(64, 1, width=0.125, hidden=32, tile=32, overlap=8)
-    assert peak > 10 and source in ("VmHWM", "ru_maxrss")
-    r = scale.tiled_vs_whole(64, 1, width=0.125, hidden=32, tile=32, overlap=8)
-    assert r["images"] == 4 and all(v > 0 for v in r["mps"].values()) and r["ratio"] > 0
     with pytest.raises(ValueError):
         scale.tiled_vs_whole(48, 1, width=0.125, hidden=32, tile=32)
-
-
-@scale_available
-def test_onnx_rows_at_tiny_size():
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
-    from bench import scale
-
-    r = scale.onnx_vs_torch(64, 1, 1, 1, width=0.125, hidden=32)
-    assert r["max_abs_diff"] < 1e-3 and all(v > 0 for v in r["ips"].values())
