@@ -6,12 +6,10 @@ from __future__ import annotations
 import gc
 import os
 import shutil
-import signal
 import socket
 import traceback
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import ignite.distributed as idist
 import torch
@@ -20,6 +18,7 @@ from ignite_zoo.engines.experiment import run_rank
 from ignite_zoo.engines.handlers import check_handlers
 from ignite_zoo.engines.metrics import metric_spec
 from ignite_zoo.engines.run_dir import RunDir, prepare_run_dir
+from ignite_zoo.registry.cli import sigterm_as_interrupt
 from ignite_zoo.registry.plugins import import_modules
 
 
@@ -75,24 +74,6 @@ def user_error_from_child(e: BaseException) -> BaseException:
     return e
 
 
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler's or ``kill``'s stop) ends the run like Ctrl-C: the engine
-    stops, a new run with no checkpoint yet is removed, and ``resume=auto`` continues."""
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread: leave signals to the caller
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def check_before_work(recipe: Mapping[str, Any], search_dir: str | Path | None) -> None:
     """What can be checked without data or a model: plugins import, handler names exist,
     the metric is one the task computes, the backbone's weights file is there."""
@@ -139,12 +120,29 @@ def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:
                     _rank_process(0, *args)
                 finally:
                     torch.set_num_threads(threads)  # train.threads is this run's, not the caller's
-    except BaseException:
+    except BaseException as e:
         run.unlock()
         _remove_if_empty(run, resumed=resume is not None)
-        raise
+        converted = _disk_error_of_run(e, run)
+        if converted is e:
+            raise
+        raise converted from None
     run.unlock()
     return run.path
+
+
+def _disk_error_of_run(e: BaseException, run: RunDir) -> BaseException:
+    """A full or read-only disk during a run: the one-line message, with how the run goes on
+    (``resume=auto`` from its last checkpoint, or starting again when it had none)."""
+    from ignite_zoo.registry.cli import USER_OS_ERRORS, disk_error_message
+    from ignite_zoo.registry.errors import RunError
+
+    if not isinstance(e, OSError) or e.errno not in USER_OS_ERRORS:
+        return e
+    kept = run.path.is_dir() and run.holds_checkpoints()
+    then = ("continue with resume=auto (the checkpoints written before are kept)" if kept
+            else "start the run again (it had written no checkpoint)")
+    return RunError(f"{disk_error_message(e, then)}")
 
 
 def _run_under_launcher(recipe: dict, search: str | None) -> Path:

@@ -12,12 +12,15 @@ file, whatever ``--overwrite`` says.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from ignite_zoo.registry.errors import RunError
+from ignite_zoo.registry.paths import check_writable, writing  # noqa: F401  (one rule for every tool)
 
 _SHOWN = 3  # foreign entries named in the error
 MANIFEST = ".ignite-zoo-outputs"
@@ -29,6 +32,31 @@ def written_here(folder: Path) -> set[str]:
         return set(json.loads((folder / MANIFEST).read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return set()
+
+
+@contextlib.contextmanager
+def undo_on_failure(out: str | os.PathLike) -> Iterator[None]:
+    """Whatever fails inside, the output folder ``out`` is left as it was found, as far as
+    files go: files and folders created inside are removed (the folder itself too when it
+    was new); files that were there stay (each is replaced whole, through a rename)."""
+    out = Path(out)
+    existed = out.exists()
+    before = {p for p in out.rglob("*")} if out.is_dir() else set()
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            shutil.rmtree(out, ignore_errors=True)
+        elif out.is_dir():
+            for p in sorted(out.rglob("*"), key=lambda q: len(q.parts), reverse=True):
+                if p in before:
+                    continue
+                with contextlib.suppress(OSError):
+                    if p.is_dir() and not p.is_symlink():
+                        shutil.rmtree(p)
+                    else:
+                        p.unlink()
+        raise
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -61,19 +89,36 @@ def prepare_output_dir(out: str | os.PathLike, inputs: Iterable[str | os.PathLik
     if out.is_dir() and not overwrite:
         foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
         if foreign:
-            more = f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else ""
-            why = "" if remember else ("; a folder of masks keeps no record of who wrote them, so earlier masks "
-                                       "count too")
-            raise RunError(f"{flag} {out}: holds files this tool did not write ({', '.join(foreign[:_SHOWN])}{more})"
-                           f"{why}; choose a new or empty folder, or pass --overwrite to write "
-                           f"{', '.join(sorted(owned))} there anyway, REPLACING any file there of the same name")
+            # files of the names this tool writes are replaced by --overwrite: say which
+            replaced = [n for n in foreign if n in owned]
+            other = [n for n in foreign if n not in owned]
+            held = []
+            if remember:
+                held.append(f"files this tool did not write ({_shown(foreign)})")
+            else:
+                if replaced:
+                    held.append(f"{len(replaced)} mask(s) of the names this tool writes ({_shown(replaced)}: earlier "
+                                "predictions or someone's own masks; a folder of masks keeps no record of who "
+                                "wrote them)")
+                if other:
+                    held.append(f"files this tool did not write ({_shown(other)})")
+            then = (f"REPLACING {_shown(replaced)}" if replaced else "the files there stay (none has a name it writes)")
+            raise RunError(f"{flag} {out}: holds {' and '.join(held)}; choose a new or empty folder, or pass "
+                           f"--overwrite to write there anyway, {then}")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        if remember:
-            (out / MANIFEST).write_text(json.dumps(sorted((ours - {MANIFEST}) | owned)), encoding="utf-8")
     except OSError as e:
         raise RunError(f"{flag} {out}: cannot create the folder ({e.strerror or e})") from None
+    check_writable(out, f"{flag} {out}")
+    if remember:
+        with writing(out / MANIFEST):
+            (out / MANIFEST).write_text(json.dumps(sorted((ours - {MANIFEST}) | owned)), encoding="utf-8")
     return out
+
+
+def _shown(names: list[str]) -> str:
+    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
+    return ", ".join(names[:_SHOWN]) + more
 
 
 def check_output_file(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), overwrite: bool = False,
@@ -96,6 +141,7 @@ def check_output_file(path: str | os.PathLike, inputs: Iterable[str | os.PathLik
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RunError(f"{flag} {path}: cannot create its folder ({e.strerror or e})") from None
+    check_writable(path.parent, f"{flag} {path}")
     return path
 
 

@@ -50,9 +50,11 @@ def checkpoint_score(path: Path) -> float:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write through a temporary file and a rename: a reader, or a crash or full disk while
     writing, leaves the old file whole (no temporary file is left behind on failure)."""
+    from ignite_zoo.engines.outputs import writing
+
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:  # the text's own line ends, as given
+        with writing(path), open(tmp, "w", encoding="utf-8", newline="") as f:  # the text's own line ends, as given
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

@@ -35,7 +35,8 @@ def test_a_folder_without_memory_counts_every_file_as_someone_elses(tmp_path):
     out = prepare_output_dir(tmp_path / "preds", owned_names=["0010_mask.png"], remember=False)
     assert list(out.iterdir()) == []
     (out / "0010_mask.png").write_bytes(b"a mask")
-    with pytest.raises(RunError, match=r"holds files this tool did not write \(0010_mask\.png\)"):
+    with pytest.raises(RunError, match=r"holds 1 mask\(s\) of the names this tool writes \(0010_mask\.png.*REPLACING "
+                                       r"0010_mask\.png"):
         prepare_output_dir(out, owned_names=["0010_mask.png"], remember=False)
     assert prepare_output_dir(out, owned_names=["0010_mask.png"], remember=False, overwrite=True) == out
     assert list(p.name for p in out.iterdir()) == ["0010_mask.png"]

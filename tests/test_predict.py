@@ -148,7 +148,8 @@ def test_output_folder_rule(seg_run, images, tmp_path, capsys):
     assert predict_tool(seg_run, images, out, capsys=capsys)[0] == 0
     # masks already there may be anyone's (no manifest among masks): refreshing them is asked for
     code, _, err = predict_tool(seg_run, images, out, capsys=capsys)
-    assert code == 2 and "holds files this tool did not write" in err and "--overwrite" in err
+    assert code == 2 and "mask(s) of the names this tool writes" in err and "--overwrite" in err
+    assert "REPLACING 0000_mask.png, 0001_mask.png, 0002_mask.png" in err
     assert predict_tool(seg_run, images, out, "--overwrite", capsys=capsys)[0] == 0
     code, _, err = predict_tool(seg_run, images, users, "--overwrite", capsys=capsys)
     assert code == 0, err

@@ -75,6 +75,11 @@ def main(argv: Sequence[str]) -> int:
         from ignite_zoo.registry.errors import UsageError
 
         raise UsageError("give a folder to write, OUT or --geotiff DIR (one of them)")
+    from ignite_zoo.registry.paths import check_writable
+
+    target = args.out if args.out is not None else args.geotiff
+    check_writable(target if target.is_dir() else target.parent, f"{'OUT' if args.out is not None else '--geotiff'} "
+                   f"{target}")  # a read-only place fails before any image is drawn
     if args.geotiff is not None:
         from ignite_zoo.zoo.data.synthetic_geotiff import make_geotiff_demo
 

@@ -115,6 +115,9 @@ def main(argv: Sequence[str]) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RunError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
+    from ignite_zoo.engines.outputs import check_writable, writing
+
+    check_writable(out, f"--out {out}", need=8 << 20)  # before the features and t-SNE: room for the figures
 
     dataset = build_dataset(recipe["data"], "val")
     class_names = [str(c) for c in getattr(dataset, "classes", [])]
@@ -152,8 +155,10 @@ def main(argv: Sequence[str]) -> int:
                    title=f"{label}: confusion matrix (row-normalised), accuracy {acc:.4f}")
     ids = np.array([str(i) for i in getattr(dataset, "ids", range(n))])
     confusion = confusion_counts(feats.labels, feats.predictions, k)
-    np.savez_compressed(out / "tsne.npz", features=feats.features, embedding=emb, labels=feats.labels,
-                        predictions=feats.predictions, class_names=np.array(class_names), ids=ids, confusion=confusion)
+    with writing(out / "tsne.npz"):
+        np.savez_compressed(out / "tsne.npz", features=feats.features, embedding=emb, labels=feats.labels,
+                            predictions=feats.predictions, class_names=np.array(class_names), ids=ids,
+                            confusion=confusion)
     print(f"validation accuracy: {acc:.4f} ({int((feats.predictions == feats.labels).sum())}/{n})")
     print(f"wrote {out / 'tsne.png'}, {out / 'confusion_matrix.png'}, {out / 'tsne.npz'}")
     owner = run_dir or (ckpt.parent.parent if ckpt.parent.name == "checkpoints" else None)

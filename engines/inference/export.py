@@ -127,13 +127,16 @@ def export_onnx(path: str | os.PathLike, out: str | os.PathLike, last: bool = Fa
     """
     import onnx
 
-    from ignite_zoo.engines.outputs import check_output_file
+    from ignite_zoo.engines.outputs import check_output_file, check_writable, writing
 
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise CheckpointError(f"{out}: expected a file name ending in .onnx")
-    out = check_output_file(out, [Path(path)], overwrite, flag="--onnx")
+    out = check_output_file(out, [Path(path)], overwrite, flag="--onnx")  # a folder it can write in
     model, recipe, _, ckpt = load_trained(path, "cpu", last=last)
+    # the file holds the weights in float32: about that much room, before the export's work
+    weights = sum(t.numel() * 4 for t in model.state_dict().values() if t.is_floating_point())
+    check_writable(out.parent, f"--onnx {out}", need=int(weights * 1.1) + (1 << 20))
     model = model.float().to(memory_format=torch.contiguous_format).eval()
     x = _example(recipe)
     other = torch.rand(1, x.shape[1], x.shape[2] + 32, x.shape[3] + 64, generator=torch.Generator().manual_seed(1)) * 255
@@ -159,8 +162,9 @@ def export_onnx(path: str | os.PathLike, out: str | os.PathLike, last: bool = Fa
     onnx.helper.set_model_props(proto, meta)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     try:
-        onnx.save(proto, str(tmp))
-        os.replace(tmp, out)
+        with writing(out):
+            onnx.save(proto, str(tmp))
+            os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     return ExportResult(out, dynamic, diff, scale, meta)

@@ -24,9 +24,14 @@ def save_figure(fig: Any, path: str | os.PathLike, rect: tuple[float, float, flo
     """Lay out (within ``rect``, leaving room for a figure legend), write the PNG and free the
     figure (pyplot keeps every open figure otherwise)."""
     path = Path(path)
-    fig.tight_layout(rect=rect)
-    fig.savefig(path, dpi=DPI)
-    pyplot().close(fig)
+    from ignite_zoo.engines.outputs import writing
+
+    try:
+        fig.tight_layout(rect=rect)
+        with writing(path):
+            fig.savefig(path, dpi=DPI)
+    finally:
+        pyplot().close(fig)
     return path
 
 

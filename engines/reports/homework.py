@@ -11,16 +11,17 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
-from ignite_zoo.engines.outputs import prepare_output_dir
+from ignite_zoo.engines.outputs import prepare_output_dir, undo_on_failure, writing
+from ignite_zoo.engines.run_dir import atomic_write_text
 from ignite_zoo.engines.reports.architecture import recipe_architecture_text
 from ignite_zoo.engines.reports.document import Doc
 from ignite_zoo.engines.reports.figures import plot_comparison, plot_curves
 from ignite_zoo.engines.reports.runs import Run, comparable_metric, open_run, run_labels, short_metric
 from ignite_zoo.engines.reports.tables import (class_iou_table, class_scores_table, comparison_table, metrics_table,
                                                recipe_table, summary_table)
-from ignite_zoo.registry.errors import UserError
+from ignite_zoo.registry.errors import RecipeError, UserError
 
 REPORT_FILES = ("report.md", "report.html", "figures")
 #: the course's order: problem 1 (classification), then problem 2 (segmentation)
@@ -44,7 +45,8 @@ class _Writer:
 
     def copy_figure(self, src: Path, name: str, caption: str) -> None:
         dst = self.figs / f"{self.count}_{name}.png"
-        shutil.copyfile(src, dst)
+        with writing(dst):
+            shutil.copyfile(src, dst)
         self.doc.image(dst, caption)
 
     def run(self, lab: str, run: Run) -> None:
@@ -120,9 +122,34 @@ def write_report(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, 
     names = run_labels(runs, labels)
     groups = {task: [(lab, r) for lab, r in zip(names, runs) if r.task == task] for task in TASK_ORDER}
     groups = {task: group for task, group in groups.items() if group}
-    keys = {task: comparable_metric([r for _, r in group], metric) for task, group in groups.items()
-            if len(group) > 1}
-    folder = prepare_output_dir(out, run_dirs, overwrite, REPORT_FILES)
+    keys = report_metrics(groups, metric)
+    with undo_on_failure(out):  # a report that fails half-way leaves no half-written folder
+        folder = prepare_output_dir(out, run_dirs, overwrite, REPORT_FILES)
+        return _write(folder, runs, groups, keys, title, architecture)
+
+
+def report_metrics(groups: Mapping[str, Sequence[tuple[str, Run]]], metric: str | None) -> dict[str, str]:
+    """The comparison column of each task with more than one run. A ``metric`` (--metric) is
+    checked against every task's runs, one run too: it must name a column of some task's
+    runs (a task with several runs must all have it), else the error lists the columns."""
+    keys: dict[str, str] = {}
+    errors: list[Exception] = []
+    for task, group in groups.items():
+        runs = [r for _, r in group]
+        if len(runs) > 1:
+            keys[task] = comparable_metric(runs, metric)
+        elif metric is not None:
+            try:
+                comparable_metric(runs, metric)
+            except RecipeError as e:
+                errors.append(e)
+    if metric is not None and errors and len(errors) == len(groups):
+        raise errors[0]
+    return keys
+
+
+def _write(folder: Path, runs: Sequence[Run], groups: Mapping[str, Sequence[tuple[str, Run]]],
+           keys: Mapping[str, str], title: str | None, architecture: bool) -> tuple[Path, Path]:
     figs = folder / "figures"
     figs.mkdir(exist_ok=True)
 
@@ -138,6 +165,6 @@ def write_report(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, 
         if task in keys:
             writer.comparison(task, [r for _, r in group], [lab for lab, _ in group], keys[task])
     md_path, html_path = folder / "report.md", folder / "report.html"
-    md_path.write_text(doc.markdown(folder), encoding="utf-8")
-    html_path.write_text(doc.html(), encoding="utf-8")
+    atomic_write_text(md_path, doc.markdown(folder))
+    atomic_write_text(html_path, doc.html())
     return md_path, html_path

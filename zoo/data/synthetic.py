@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ignite_zoo.registry.errors import DataError, RecipeError
+from ignite_zoo.registry.paths import check_writable, writing
 from ignite_zoo.registry.registry import DATASETS
 from ignite_zoo.zoo.data.masks import UNKNOWN, write_mask
 from ignite_zoo.zoo.data.sat import SNAPSHOT_IDS as _SNAPSHOTS, DlcvSat
@@ -157,8 +158,10 @@ def generate_landcover(
         ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
         if not ok:  # pragma: no cover - OpenCV without a JPEG codec
             raise DataError(f"{folder}: OpenCV could not encode a JPEG")
-        (folder / f"{i:04d}_sat.jpg").write_bytes(jpg.tobytes())
-        write_mask(folder / f"{i:04d}_mask.png", ids)
+        with writing(folder / f"{i:04d}_sat.jpg"):
+            (folder / f"{i:04d}_sat.jpg").write_bytes(jpg.tobytes())
+        with writing(folder / f"{i:04d}_mask.png"):
+            write_mask(folder / f"{i:04d}_mask.png", ids)
         if progress is not None:
             progress(1)
     (out / MANIFEST).write_text(json.dumps(_manifest(n, size, seed, val_fraction), indent=2) + "\n")
@@ -220,10 +223,20 @@ def ensure_landcover(
                 f"synthetic_landcover: {root} is not empty and holds no {MANIFEST}; refusing to write into "
                 "it (choose an empty or new folder for the generated set)"
             )
-    root.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        root.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"{root}: cannot create its folder {root.parent} ({e.strerror or e})") from None
+    # about a JPEG and a PNG per tile: room for it, before any tile is drawn
+    check_writable(root.parent, str(root), need=n * size * size + (1 << 20))
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
     try:
-        generate_landcover(tmp, n, size, seed, val_fraction, progress)
+        try:
+            generate_landcover(tmp, n, size, seed, val_fraction, progress)
+        except OSError as e:  # name the file of the set, not of its temporary folder
+            if e.filename is None:
+                raise
+            raise OSError(e.errno, e.strerror or str(e), str(e.filename).replace(str(tmp), str(root), 1)) from None
         if _read_manifest(root) == want:  # another process finished the same set meanwhile
             return False
         _check_only_generated(root, {p.name for p in tmp.iterdir()})
