@@ -18,19 +18,26 @@ from ignite_zoo.registry.errors import RecipeError
 log = logging.getLogger("engines")
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> the local CUDA device when there is one (per process rank), else CPU."""
+def resolve_device(name: str, key: str = "train.device") -> torch.device:
+    """``"auto"`` -> the local CUDA device when there is one (per process rank), else CPU.
+    ``key`` names where the value came from in errors (a tool's ``--device``)."""
     if name == "auto":
         if torch.cuda.is_available():
             local_rank = int(os.environ.get("LOCAL_RANK", 0))
             return torch.device("cuda", local_rank % torch.cuda.device_count())
         return torch.device("cpu")
+    expected = "expected 'auto', 'cpu' or 'cuda[:N]'"
     try:
         device = torch.device(name)
     except RuntimeError as e:
-        raise RecipeError(f"train.device: {name!r} is not a device ({e}); expected 'auto', 'cpu' or 'cuda[:N]'") from None
+        raise RecipeError(f"{key}: {name!r} is not a device; {expected}") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise RecipeError(f"{key}: {name!r} is not a device this project runs on; {expected}")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RecipeError(f"train.device: {name!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'")
+        raise RecipeError(f"{key}: {name!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise RecipeError(f"{key}: {name!r} asked for, but this machine has {torch.cuda.device_count()} CUDA "
+                          f"device(s) (cuda:0..cuda:{torch.cuda.device_count() - 1})")
     return device
 
 

@@ -25,7 +25,8 @@ class StepConfig:
         from ignite_zoo.engines.runtime import resolve_amp, resolve_device
 
         tr = recipe["train"]
-        dev = device if isinstance(device, torch.device) else resolve_device(device or tr["device"])
+        dev = device if isinstance(device, torch.device) else (
+            resolve_device(device, "--device") if device else resolve_device(tr["device"]))
         return cls(device=dev, amp_dtype=resolve_amp(tr["amp"], dev), channels_last=bool(tr["channels_last"]),
                    accum_steps=tr["accum_steps"], clip_grad_norm=tr["clip_grad_norm"],
                    non_blocking=dev.type == "cuda")

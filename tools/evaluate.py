@@ -153,7 +153,7 @@ def main(argv: Sequence[str]) -> int:
             result = evaluate_scenes(args.pred_dir, args.gt_dir, table, classes)
         else:
             result = evaluate_folders(args.pred_dir, args.gt_dir, classes, batch_size=args.batch_size,
-                                      progress=not args.no_progress, info=info)
+                                      progress=not args.no_progress, info=info, dataset=data.name)
     names = info.classes
     result = add_class_scores(result, classes)
     if args.json:

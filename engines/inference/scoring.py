@@ -93,17 +93,78 @@ def warn_if_predictions_mostly_unknown(cm: np.ndarray, info: Any, pred_dir: str 
     return pred_share
 
 
+class ForeignMasksWarning(UserWarning):
+    """The masks do not look like the named dataset's (other colours, or mostly no class)."""
+
+
+#: masks sampled per folder to judge whether they look like the dataset's
+SAMPLED_MASKS = 8
+
+
+def foreign_palette_share(path: str | os.PathLike, info: Any) -> tuple[int, int, str]:
+    """(pixels whose palette colour is not the dataset's colour of their index, pixels, an
+    example) of a palette PNG, for a dataset whose rule reads palette indices as class ids
+    whatever the colours (VOC); (0, 0, "") for masks of other kinds and datasets that decode
+    the colours themselves (a foreign colour is then an error or the unknown class)."""
+    from PIL import Image
+
+    if info.palette is None or not info.index_masks:
+        return 0, 0, ""
+    with Image.open(path) as im:
+        if im.mode != "P":
+            return 0, 0, ""
+        idx = np.asarray(im)
+        pal = np.array(im.getpalette() or [], dtype=np.int64).reshape(-1, 3)
+    counts = np.bincount(idx.ravel(), minlength=256)
+    pal = np.vstack([pal, np.zeros((max(0, 256 - len(pal)), 3), dtype=np.int64)])
+    own = info._palette_array().astype(np.int64)
+    foreign, example = 0, ""
+    for u in np.flatnonzero(counts):
+        if u == info.ignore_index:
+            continue
+        if u >= info.num_classes or not (pal[u] == own[u]).all():
+            foreign += int(counts[u])
+            if not example:
+                theirs = f"{info.classes[u]} is {tuple(int(v) for v in own[u])}" if u < info.num_classes else "no class"
+                example = f"index {u} is {tuple(int(v) for v in pal[u])} there, the dataset's {theirs}"
+    return foreign, int(counts.sum()), example
+
+
+def warn_if_masks_foreign(folder: str | os.PathLike, files: Sequence[Any], info: Any, dataset: str) -> float:
+    """Warn (``ForeignMasksWarning``) when a sample of the masks of ``folder`` do not look
+    like ``dataset``'s: most of their pixels coloured other than the dataset colours their
+    class ids (palette masks of another dataset, which an index rule reads as some class).
+    Returns the share of such pixels."""
+    foreign = total = 0
+    example = ""
+    for path in list(files)[:SAMPLED_MASKS]:
+        try:
+            f, t, e = foreign_palette_share(path, info)
+        except (OSError, ValueError):
+            continue  # scoring reads it again and names what is wrong
+        foreign, total, example = foreign + f, total + t, example or e
+    share = foreign / total if total else 0.0
+    if share > 0.5:
+        warnings.warn(f"{folder}: these masks do not look like {dataset}'s: {share:.0%} of the pixels of the "
+                      f"sampled masks have colours that are not {dataset}'s colours of their class ids ({example}); "
+                      "are they masks of another dataset (name theirs with --dataset or --run)?",
+                      ForeignMasksWarning, stacklevel=2)
+    return share
+
+
 def evaluate_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike, classes: Sequence[int] | None = None,
-                     batch_size: int = 16, progress: bool = True, info: Any = None) -> dict[str, Any]:
+                     batch_size: int = 16, progress: bool = True, info: Any = None,
+                     dataset: str | None = None) -> dict[str, Any]:
     """The mIoU of two folders of masks (``engines.metrics.evaluate_mask_pairs``), the number
     training reports for the same masks.
 
     ``info``: the masks' ``DatasetInfo`` (default: ``layout.dataset_info()``, the dataset
     ``zoo.data`` declares the default); ``classes``: the ids averaged into the mIoU
-    (default: the dataset's ``eval_classes``).
+    (default: the dataset's ``eval_classes``); ``dataset``: its name, for warnings.
 
     Returns ``{"miou", "iou" (per class id, all classes), "pixel_acc", "cm", "ids"}`` and
-    warns (``MostlyUnknownWarning``) when the predictions are nearly all unknown.
+    warns (``MostlyUnknownWarning``) when the predictions are nearly all unknown, and
+    (``ForeignMasksWarning``) when the masks' colours are not the dataset's.
     """
     from ignite_zoo.engines.metrics import evaluate_mask_pairs
 
@@ -114,6 +175,9 @@ def evaluate_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike, cla
     if bad or not classes:
         raise DataError(f"--classes {classes}: expected class ids in 0..{k - 1}")
     pairs = match_mask_folders(pred_dir, gt_dir, info)
+    name = dataset or "the dataset"
+    if not warn_if_masks_foreign(gt_dir, [t for _, _, t in pairs], info, name):
+        warn_if_masks_foreign(pred_dir, [p for _, p, _ in pairs], info, name)
     out = evaluate_mask_pairs(mask_pair_batches(pairs, batch_size, progress, info), k, classes)
     warn_if_predictions_mostly_unknown(out["cm"].cpu().numpy(), info, pred_dir)
     return {"miou": float(out["mIoU"]), "iou": [float(v) for v in out["IoU"].tolist()],

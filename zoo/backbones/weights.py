@@ -54,6 +54,13 @@ def resolve_weights(weights: str | os.PathLike, backbone: str) -> Path:
         if not path.is_file():
             raise CheckpointError(f"model.backbone.weights: file not found: {path}; expected a local weights file "
                                   f"(torchvision's state dict format) or 'imagenet'")
+        if path.suffix != ".safetensors":
+            try:  # the top-level keys only: tensors stay on disk (mmap)
+                refuse_run_checkpoint(path, torch.load(path, map_location="cpu", weights_only=True, mmap=True))
+            except CheckpointError:
+                raise
+            except Exception:  # noqa: BLE001  (not a zip archive, or pickled objects: read_state_file says so)
+                pass
         return path
     if backbone in TORCHVISION_FILES:
         path = _hub_checkpoints() / TORCHVISION_FILES[backbone]
@@ -132,12 +139,28 @@ def format_keys(keys: list[str], limit: int = 8) -> str:
     return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
 
+#: keys of a run's checkpoint (engines/checkpoint.py): a last checkpoint has all, a best one model + recipe
+RUN_CHECKPOINT_KEYS = ("model", "optimizer", "trainer", "scheduler", "recipe")
+
+
+def refuse_run_checkpoint(path: Path, state: Any) -> None:
+    """A run's checkpoint given as backbone weights: say what it is and where it is used."""
+    if isinstance(state, Mapping) and "recipe" in state and "model" in state:
+        keys = [k for k in RUN_CHECKPOINT_KEYS if k in state]
+        raise CheckpointError(
+            f"model.backbone.weights: {path} is a run's checkpoint (keys {', '.join(keys)}), not backbone weights; "
+            "expected a backbone weights file, a torchvision state dict (parameter name -> tensor, e.g. "
+            "vgg16-397923af.pth); a run's last checkpoint is continued with resume=PATH, and any of its "
+            "checkpoints is used by the tools (predict, evaluate --run, export)")
+
+
 def load_state_file(path: str | Path) -> Mapping[str, Any]:
     """``torch.load`` a local weights file (tensors only), with errors that name the file."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise CheckpointError(f"backbone weights file not found: {path}")
     state = read_state_file(path)
+    refuse_run_checkpoint(path, state)
     if isinstance(state, Mapping):
         for key in ("state_dict", "model"):  # a training checkpoint wrapping the weights
             if isinstance(state.get(key), Mapping):
