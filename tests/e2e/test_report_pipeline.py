@@ -42,13 +42,12 @@ tool = tool_module
 call = call_tool
 
 
-def run_cli(name: str, *argv) -> subprocess.CompletedProcess:
-    """``python tools/<name>.py ...`` exactly as a user types it."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, str(REPO / "tools" / f"{name}.py"), *map(str, argv)],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
-    assert proc.returncode == 0, f"tools/{name}.py failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-    return proc
+def run_cli(name: str, *argv, capsys) -> tuple[str, str]:
+    """(stdout, stderr) of ``tools/<name>.py ...`` with a user's arguments (no test-only
+    flags), through the CLI guard in this process as the script's ``__main__`` runs it."""
+    code, out, err = call_tool(name, *argv, capsys=capsys)
+    assert code == 0, f"tools/{name}.py failed:\n{out[-2000:]}\n{err[-3000:]}"
+    return out, err
 
 
 def history(run_dir: Path) -> list[dict]:
@@ -121,9 +120,9 @@ def test_predict_then_evaluate_reproduces_the_validation_miou(runs, capsys):
         run, preds = runs[head], runs["tmp"] / f"pred_{head}"
         last = history(run)[-1]
         if head == "fcn32s":  # the commands exactly as a user types them
-            proc = run_cli("predict", run, val, preds, "--last")
-            assert f"wrote {n_images} masks" in proc.stdout and "precision:" in proc.stderr
-            result = json.loads(run_cli("evaluate", preds, val, "--json").stdout)
+            out, err = run_cli("predict", run, val, preds, "--last", capsys=capsys)
+            assert f"wrote {n_images} masks" in out and "precision:" in err
+            result = json.loads(run_cli("evaluate", preds, val, "--json", capsys=capsys)[0])
         else:
             code, out, err = call("predict", run, val, preds, "--last", capsys=capsys)
             assert code == 0, err
@@ -180,12 +179,12 @@ def test_flip_tta_writes_every_mask(runs, capsys):
     assert code == 0 and 0 <= json.loads(out)["miou"] <= 1
 
 
-def test_compare_table_and_plot(runs):
+def test_compare_table_and_plot(runs, capsys):
     out = runs["tmp"] / "compare"
-    proc = run_cli("compare", runs["fcn32s"], runs["fcn16s"], "--out", out)
+    stdout, _ = run_cli("compare", runs["fcn32s"], runs["fcn16s"], "--out", out, capsys=capsys)
     md = (out / "compare.md").read_text()
     assert (out / "compare.png").stat().st_size > 10_000
-    for text in (proc.stdout, md):
+    for text in (stdout, md):
         table = md_table(text, "epoch")
         assert table[0] == ["epoch", "FCN32s mIoU", "FCN16s mIoU"]
         by_label = {row[0]: row[1:] for row in table[1:]}

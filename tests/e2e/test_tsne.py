@@ -2,12 +2,12 @@
 the accuracy the run recorded, and the report that picks the figures up."""
 from __future__ import annotations
 
+import contextlib
 import csv
-import os
+import io
 import re
-import subprocess
-import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -54,12 +54,21 @@ def tb_before(cls_run) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def tsne_output(cls_run, tb_before) -> tuple[Path, subprocess.CompletedProcess]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, str(REPO / "tools" / "tsne.py"), str(cls_run), "--last", "--threads", "1"],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return cls_run, proc
+def tsne_output(cls_run, tb_before) -> tuple[Path, SimpleNamespace]:
+    """``tools/tsne.py RUN --last --threads 1`` through the CLI guard in this process (as its
+    ``__main__`` runs it); its output captured as a finished process's would be."""
+    from ignite_zoo.registry.cli import main_guard
+    from tests.helpers import tool_module
+
+    threads = torch.get_num_threads()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main_guard(tool_module("tsne").main, [str(cls_run), "--last", "--threads", "1"])
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0, err.getvalue()[-3000:]
+    return cls_run, SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def test_tsne_writes_figures_and_arrays(tsne_output):
