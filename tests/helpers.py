@@ -38,6 +38,31 @@ def tool_module(name: str):
     return importlib.import_module(f"ignite_zoo.tools.{name.replace('-', '_')}")
 
 
+def run_here(tool: str, *argv, check: bool = True) -> subprocess.CompletedProcess:
+    """``tools/<tool>.py argv`` through the CLI guard in this process, as its ``__main__``
+    runs it, with stdout and stderr captured (for module-scoped fixtures, which have no
+    capsys): what ``run_tool`` returns, without a fresh Python and its imports."""
+    import contextlib
+    import io
+
+    import torch
+
+    from ignite_zoo.registry.cli import main_guard
+
+    args = [str(a) for a in argv]
+    out, err = io.StringIO(), io.StringIO()
+    threads = torch.get_num_threads()  # train.threads is process-wide
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main_guard(tool_module(tool).main, args)
+    finally:
+        torch.set_num_threads(threads)
+    proc = subprocess.CompletedProcess([f"tools/{tool}.py", *args], code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"tools/{tool}.py failed ({code}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
 def call_tool(name: str, *argv, capsys) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of a tool's ``main`` through the CLI's error guard."""
     from ignite_zoo.registry.cli import main_guard

@@ -14,7 +14,7 @@ import pytest
 from ignite_zoo.engines.handlers.mlflow import INSTALL_HINT, MAX_VALUE, MLflow, flatten_params
 from ignite_zoo.registry.errors import RunError
 from ignite_zoo.registry.recipe import load_yaml
-from tests.helpers import DEMO, REPO, run_tool, tiny_seg
+from tests.helpers import DEMO, REPO, run_here, run_tool, tiny_seg
 
 EXAMPLE = REPO / "examples" / "seg_my_handler_demo.yaml"
 QUICK = ("train.epochs=2", "train.max_iters_per_epoch=1")
@@ -32,7 +32,7 @@ def _csv(path: Path) -> list[dict]:
 def example_run(tmp_path_factory) -> tuple[Path, str]:
     """The example recipe (user handler, TensorBoard on) for two one-step epochs."""
     tmp = tmp_path_factory.mktemp("example")
-    proc = run_tool("run", EXAMPLE, *tiny_seg(tmp, *QUICK, f"out.dir={tmp / 'run'}"))
+    proc = run_here("run", EXAMPLE, *tiny_seg(tmp, *QUICK, f"out.dir={tmp / 'run'}"))
     return tmp / "run", proc.stdout
 
 
@@ -69,8 +69,8 @@ def test_tensorboard_hparams_hold_final_and_best_metric(example_run):
 
 
 def test_misspelt_handler_fails_before_any_work_naming_close_names(tmp_path):
-    proc = run_tool("run", DEMO, *tiny_seg(tmp_path, "handlers.checkpont.keep_last=1", f"out.dir={tmp_path / 'run'}"),
-                    check=False, timeout=120)
+    proc = run_here("run", DEMO, *tiny_seg(tmp_path, "handlers.checkpont.keep_last=1", f"out.dir={tmp_path / 'run'}"),
+                    check=False)
     assert proc.returncode == 2, proc.stderr
     line = proc.stderr.strip().splitlines()[0]
     assert line.startswith("error: handlers.checkpont:") and "'checkpoint'" in line, proc.stderr
@@ -82,7 +82,7 @@ def test_list_shows_every_built_in_handler():
     from ignite_zoo.engines import handlers  # noqa: F401  (registers the built-in handlers)
     from ignite_zoo.registry import HANDLERS
 
-    out = run_tool("run", "--list", timeout=120).stdout
+    out = run_here("run", "--list").stdout
     line = next(l for l in out.splitlines() if l.startswith("handlers ("))
     listed = set(line.split(":", 1)[1].replace(" ", "").split(","))
     assert BUILT_IN <= set(HANDLERS.names()) and set(HANDLERS.names()) <= listed, line
@@ -108,7 +108,7 @@ def test_an_error_in_a_handler_ends_the_run_with_tensorboard_on(tmp_path):
     (tmp_path / "boom_handler.py").write_text(textwrap.dedent(BOOM.format(name="boom")))
     recipe = tmp_path / "boom.yaml"
     recipe.write_text(f"_base_: {DEMO}\nimports: [boom_handler]\nhandlers: {{boom: true}}\n")
-    proc = run_tool("run", recipe, *tiny_seg(tmp_path, *QUICK, f"out.dir={tmp_path / 'run'}"), check=False)
+    proc = run_here("run", recipe, *tiny_seg(tmp_path, *QUICK, f"out.dir={tmp_path / 'run'}"), check=False)
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "error: boom: failing on purpose at epoch 1" in proc.stderr
     assert "run directory:" not in proc.stdout

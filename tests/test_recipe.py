@@ -566,11 +566,12 @@ def test_dumped_recipe_keeps_mask_ids_strings(tmp_path):
     assert load_recipe(tmp_path / "out.yaml")["handlers"]["mask_snapshots"]["ids"] == ["0097", "0010"]
 
 
-def test_print_recipe_uses_the_writer():
-    from tests.helpers import DEMO, run_tool
+def test_print_recipe_uses_the_writer(capsys):
+    from tests.helpers import DEMO, call_tool
 
-    out = run_tool("run", DEMO, "handlers.mask_snapshots.ids=['0097','0010']", "out.dir='1e-3'",
-                   "--print-recipe").stdout
+    code, out, err = call_tool("run", DEMO, "handlers.mask_snapshots.ids=['0097','0010']", "out.dir='1e-3'",
+                               "--print-recipe", capsys=capsys)
+    assert code == 0, err
     assert "- '0097'" in out and "dir: '1e-3'" in out
     assert load_yaml_text(out)["handlers"]["mask_snapshots"]["ids"] == ["0097", "0010"]
 

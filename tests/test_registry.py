@@ -336,13 +336,14 @@ def test_recipe_and_usage_errors_are_plain_user_errors():
             pass
 
 
-def test_messages_and_list_spell_plurals(make_registry):
+def test_messages_and_list_spell_plurals(make_registry, capsys):
     with pytest.raises(RecipeError, match="registered losses: "):
         LOSSES.get("nothing_like_any_loss")
     assert make_registry("head").plural.endswith("s") and LOSSES.plural == "losses"
-    from tests.helpers import run_tool
+    from tests.helpers import call_tool
 
-    out = run_tool("run", "--list").stdout
+    code, out, err = call_tool("run", "--list", capsys=capsys)
+    assert code == 0, err
     assert "losses (" in out and "heads (" in out and "losss" not in out
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from ignite_zoo.registry.errors import DataError, RecipeError
 from ignite_zoo.registry.registry import DATASETS
-from tests.helpers import run_tool
+from tests.helpers import REPO, call_tool
 from ignite_zoo.zoo.data import build_dataset, dataset_info, make_voc_like
 from ignite_zoo.zoo.data.voc import VOC_CLASSES, Voc, voc_colormap
 
@@ -157,21 +157,28 @@ def test_generator_is_deterministic_and_leaves_other_folders_alone(tmp_path: Pat
     assert (mine / "thesis.txt").read_text() == "keep" and sorted(p.name for p in mine.iterdir()) == ["thesis.txt"]
 
 
-def test_make_demo_data_writes_the_voc_layout(tmp_path: Path) -> None:
-    out = run_tool("make_demo_data", tmp_path / "v", "--layout", "voc", "--n", "5", "--size", "32").stdout
+def ok(tool: str, *argv, capsys) -> tuple[str, str]:
+    """(stdout, stderr) of ``tools/<tool>.py argv`` through the CLI guard in this process; exit 0."""
+    code, out, err = call_tool(tool, *argv, capsys=capsys)
+    assert code == 0, f"tools/{tool}.py exited {code}\n{out[-2000:]}\n{err[-3000:]}"
+    return out, err
+
+
+def test_make_demo_data_writes_the_voc_layout(tmp_path: Path, capsys) -> None:
+    out, _ = ok("make_demo_data", tmp_path / "v", "--layout", "voc", "--n", "5", "--size", "32", capsys=capsys)
     assert "voc layout" in out
     assert len(Voc(tmp_path / "v", "train")) + len(Voc(tmp_path / "v", "val")) == 5
 
 
-def test_the_voc_recipe_trains_predicts_evaluates_and_reports(voc_root: Path, tmp_path: Path) -> None:
+def test_the_voc_recipe_trains_predicts_evaluates_and_reports(voc_root: Path, tmp_path: Path, capsys) -> None:
     """A 4-class VOC-layout set through the same tools as the course's data: nothing in
     engines/ or tools/ knows its classes, colours or file names; the dataset does."""
-    run_tool("run", "recipes/seg_fcn8s_vgg16_voc.yaml", f"data.root={voc_root}", f"out.root={tmp_path / 'runs'}",
+    ok("run", REPO / "recipes" / "seg_fcn8s_vgg16_voc.yaml", f"data.root={voc_root}", f"out.root={tmp_path / 'runs'}",
              f"data.args.classes={FOUR}", "model.head.num_classes=4", "model.backbone.weights=null",
              "model.backbone.width=0.125", "model.head.hidden=32",
              "data.train.transforms=[{type: RandomScaleCrop, size: 48, scale: [0.75, 1.25]}]",
              "data.loader.batch_size=2", "data.loader.num_workers=0", "train.epochs=2",
-             "train.max_iters_per_epoch=2", "handlers.progress=false")
+             "train.max_iters_per_epoch=2", "handlers.progress=false", capsys=capsys)
     (run,) = (tmp_path / "runs" / "seg_fcn8s_vgg16_voc").iterdir()
     rows = list(csv.DictReader((run / "history.csv").open()))
     assert len(rows) == 2 and {f"val/IoU/{c}" for c in FOUR} <= set(rows[0])
@@ -183,17 +190,17 @@ def test_the_voc_recipe_trains_predicts_evaluates_and_reports(voc_root: Path, tm
     images.mkdir()
     for id_ in val_ids:
         (images / f"{id_}.jpg").symlink_to(voc_root / "JPEGImages" / f"{id_}.jpg")
-    run_tool("predict", run, images, tmp_path / "preds")
+    ok("predict", run, images, tmp_path / "preds", capsys=capsys)
     assert sorted(p.name for p in (tmp_path / "preds").glob("*.png")) == sorted(f"{i}.png" for i in val_ids)
     truth = tmp_path / "val_masks"
     truth.mkdir()
     for id_ in val_ids:
         (truth / f"{id_}.png").symlink_to(voc_root / "SegmentationClass" / f"{id_}.png")
-    proc = run_tool("evaluate", tmp_path / "preds", truth, "--run", run, "--json")
-    scored = json.loads(proc.stdout)
-    assert set(scored["iou"]) == set(FOUR) and "dataset: voc (from run" in proc.stderr
+    out, err = ok("evaluate", tmp_path / "preds", truth, "--run", run, "--json", capsys=capsys)
+    scored = json.loads(out)
+    assert set(scored["iou"]) == set(FOUR) and "dataset: voc (from run" in err
     best = json.loads((run / "metrics.json").read_text())["best"]["val/mIoU"]  # predict.py reads the best checkpoint
     assert scored["miou"] == pytest.approx(best, abs=1e-6)  # the run's own validation number
-    run_tool("report", run, "--out", tmp_path / "report")
+    ok("report", run, "--out", tmp_path / "report", capsys=capsys)
     text = (tmp_path / "report" / "report.md").read_text()
     assert all(c in text for c in FOUR) and "random init" in text

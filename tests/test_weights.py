@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ignite_zoo.registry.errors import CheckpointError
-from tests.helpers import REPO, run_tool
+from tests.helpers import REPO, call_tool
 from ignite_zoo.zoo.backbones.weights import TORCHVISION_FILES, read_state_file, resolve_weights
 
 
@@ -54,10 +54,11 @@ def test_a_file_that_is_no_state_dict_is_one_line(tmp_path, content, expected):
     assert expected in str(e.value) and str(path) in str(e.value) and "\n" not in str(e.value)
 
 
-def test_course_recipe_without_the_imagenet_file_is_one_error_line(tmp_path):
-    proc = run_tool("run", REPO / "recipes" / "seg_fcn32s_vgg16_sat.yaml", f"data.root={tmp_path}",
-                    f"out.root={tmp_path / 'runs'}", check=False, env={"TORCH_HOME": str(tmp_path / "th")})
-    assert proc.returncode == 2, proc.stderr
-    lines = [ln for ln in proc.stderr.strip().splitlines() if not ln.startswith("(run again")]
-    assert len(lines) == 1 and lines[0].startswith("error: model.backbone.weights=imagenet"), proc.stderr
+def test_course_recipe_without_the_imagenet_file_is_one_error_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    code, _, err = call_tool("run", REPO / "recipes" / "seg_fcn32s_vgg16_sat.yaml", f"data.root={tmp_path}",
+                             f"out.root={tmp_path / 'runs'}", capsys=capsys)
+    assert code == 2, err
+    lines = [ln for ln in err.strip().splitlines() if not ln.startswith("(run again")]
+    assert len(lines) == 1 and lines[0].startswith("error: model.backbone.weights=imagenet"), err
     assert "vgg16-397923af.pth" in lines[0] and not (tmp_path / "runs").exists()
