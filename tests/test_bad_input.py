@@ -68,12 +68,9 @@ def demo_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo_run(demo_dir) -> Path:
-    """A finished tiny FCN32s run (7 classes) to resume from."""
-    from ignite_zoo.engines.launch import run_experiment
-    from ignite_zoo.registry.recipe import load_recipe
-
-    return run_experiment(load_recipe(DEMO, tiny_seg(demo_dir, *TINY_DEMO, f"out.dir={demo_dir / 'run'}")))
+def demo_run(tiny_seg_run) -> Path:
+    """A finished tiny FCN8s run (7 classes) to resume from: the shared one, read only."""
+    return tiny_seg_run.dir
 
 
 def no_run_left(out_root: Path) -> None:
@@ -311,8 +308,8 @@ def test_resume_from_a_run_directory_without_checkpoints(cli, tmp_path):
     cli("run", DEMO, f"resume={tmp_path}", expect=[f"resume={tmp_path}: no checkpoints/last_*.pt"])
 
 
-def test_resume_with_another_head_width_lists_the_mismatched_keys(cli, demo_dir, demo_run):
-    cli("run", DEMO, *tiny_seg(demo_dir, *TINY_DEMO), "model.head.hidden=16", "train.epochs=2",
+def test_resume_with_another_head_width_lists_the_mismatched_keys(cli, tiny_seg_run, demo_run):
+    cli("run", DEMO, *tiny_seg_run.args, "model.head.hidden=16", "train.epochs=2",
         f"resume={demo_run}",
         expect=[f"resume checkpoint {demo_run / 'checkpoints' / 'last_checkpoint_1.pt'} does not fit this model",
                 "shape mismatches: ", "(32, ", "vs model (16, "])

@@ -16,22 +16,24 @@ from ignite_zoo.engines.run_dir import LOCK_FILE
 from ignite_zoo.registry.errors import CheckpointError
 from ignite_zoo.registry.recipe import load_recipe
 from tests.cli_check import snapshot, start_paused_run, user_error
+from tests.conftest import SEG_RUN
 from tests.helpers import DEMO, tiny_seg
 
-#: ``sched=null``: a finished run may be resumed for more epochs (a schedule spanning the run refuses that)
-FAST = ["train.max_iters_per_epoch=2", "handlers.tensorboard.enabled=false", "handlers.mask_snapshots.epochs=[]",
-        "train.threads=1", "sched=null"]
+#: the shared run's settings but its epoch count (``sched=null``: a finished run may be resumed for more epochs)
+FAST = [a for a in SEG_RUN if not a.startswith("train.epochs=")]
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("locking")
+def data_dir(tiny_seg_run) -> Path:
+    """The folder whose ``demo_data`` the shared run read (a resumed copy reads the same)."""
+    (root,) = [a.split("=", 1)[1] for a in tiny_seg_run.args if a.startswith("data.root=")]
+    return Path(root).parent
 
 
 @pytest.fixture(scope="module")
-def finished(data_dir) -> Path:
-    """A finished one-epoch run (its lock released: see the test below)."""
-    return run_experiment(load_recipe(DEMO, tiny_seg(data_dir, *FAST, "train.epochs=1", f"out.dir={data_dir / 'run'}")))
+def finished(tiny_seg_run) -> Path:
+    """A finished one-epoch run (its lock released: see the test below); the shared one, read only."""
+    return tiny_seg_run.dir
 
 
 def _copy(run: Path, tmp_path: Path) -> Path:

@@ -23,12 +23,6 @@ from tests.helpers import tool_module, call_tool
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "recipes" / "seg_demo.yaml"
-CLS = REPO / "recipes" / "cls_vgg16_digits.yaml"
-#: a narrow VGG16-BN classifier, 1 epoch of 3 iterations: what the report reads, in seconds
-TINY_CLS = ["train.epochs=1", "train.max_iters_per_epoch=3", "train.device=cpu", "train.threads=1",
-            "model.backbone.width=0.125", "model.head.hidden=32", "model.head.pool_size=1", "sched=null",
-            "data.train.transforms=[]", "handlers.progress=false", "handlers.tensorboard.enabled=false"]
-
 #: 2 epochs of a 1/8-width VGG16 on 48x48 generated tiles: seconds per run, yet the model
 #: already predicts several classes (so the masks are no constant image). One thread: tiny
 #: layers gain nothing from more, and lose much when other processes share the cores.
@@ -89,17 +83,10 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def cls_run(tmp_path_factory) -> Path:
-    """A 1-epoch classifier on the bundled digits, a few iterations: problem 1 of the homework."""
-    from ignite_zoo.engines.launch import run_experiment
-    from ignite_zoo.registry.recipe import load_recipe
-
-    tmp = tmp_path_factory.mktemp("e2e_cls")
-    threads = torch.get_num_threads()
-    try:
-        return run_experiment(load_recipe(CLS, [*TINY_CLS, f"out.dir={tmp / 'run'}"]))
-    finally:
-        torch.set_num_threads(threads)
+def cls_run(tiny_cls_run, tmp_path_factory) -> Path:
+    """A classifier on the bundled digits (problem 1 of the homework): a copy of the shared
+    run, which the report test adds a figure to."""
+    return tiny_cls_run.copy(tmp_path_factory.mktemp("e2e_cls") / "run")
 
 
 def test_runs_wrote_what_the_tools_read(runs):

@@ -18,27 +18,14 @@ from tests.helpers import call_tool
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "recipes" / "cls_vgg16_digits.yaml"
 
-#: a narrow VGG16-BN that reaches about 90% on the digits in 6 epochs of about a second
-#: each (Adam, no dropout, 1x1 pooling before the classifier, no augmentation, one thread)
-TINY = ["train.epochs=6", "train.device=cpu", "train.threads=1", "model.backbone.type=vgg16_bn", "model.backbone.width=0.125",
-        "model.head.hidden=256", "model.head.pool_size=1", "model.head.dropout=0", "optim={type: adam, lr: 0.001}",
-        "sched=null", "data.train.transforms=[]", "handlers.progress=false"]
-
-
 call = call_tool
 
 
 @pytest.fixture(scope="module")
-def cls_run(tmp_path_factory) -> Path:
-    from ignite_zoo.engines.launch import run_experiment
-    from ignite_zoo.registry.recipe import load_recipe
-
-    tmp = tmp_path_factory.mktemp("e2e_cls")
-    threads = torch.get_num_threads()
-    try:
-        return run_experiment(load_recipe(RECIPE, [*TINY, f"out.dir={tmp / 'run'}"]))
-    finally:
-        torch.set_num_threads(threads)
+def cls_run(tiny_cls_run, tmp_path_factory) -> Path:
+    """A copy of the shared digits run (tests/conftest.py's CLS_RUN: a narrow VGG16-BN at
+    about 90% after 6 epochs), for tools/tsne.py to add its files to."""
+    return tiny_cls_run.copy(tmp_path_factory.mktemp("e2e_cls") / "run")
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
