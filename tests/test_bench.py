@@ -189,6 +189,7 @@ def tiny(group: str, monkeypatch, got: dict | None = None) -> Callable[[], list[
         from bench import heads as m
 
         _shrink(monkeypatch, m, "matmul_cases", small_matmul)
+        monkeypatch.setattr(m, "BACKBONE", {"type": "vgg16", "width": 0.125})  # every head reads any backbone
         _shrink(monkeypatch, m, "_step", lambda f: lambda head, size, batch: f(head, 64, 1))
     elif group == "data":
         from bench import data_pipeline as m
