@@ -32,7 +32,7 @@ def test_dlcv_cls_parses_labels_and_infers_classes(tmp_path: Path) -> None:
     assert ds.targets == [0, 0, 3, 12] and ds.num_classes == 13 and len(ds.classes) == 13
     x, y = ds[3]
     assert isinstance(y, int) and y == 12
-    assert x.dtype == torch.float32 and x.shape == (3, 32, 32)
+    assert x.dtype == torch.uint8 and x.shape == (3, 32, 32)  # raw pixels: the model normalises
     img = ds.read_image(0)
     assert img.dtype == np.uint8 and img[0, 0].tolist() == [255, 0, 0] and img[5, 5, 0] == 20
     assert DATASETS.build({"type": "dlcv_cls", "root": str(tmp_path), "split": "train_50", "num_classes": 50}).num_classes == 50

@@ -238,7 +238,11 @@ def test_resume_loads_an_unwrapped_checkpoint_into_a_ddp_model(tmp_path, monkeyp
         saved = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3, 2))
         engine = Engine(lambda e, b: None)
         engine.state.epoch = engine.state.iteration = 1
-        Checkpoint({"model": saved, "other": torch.nn.Linear(1, 1)}, DiskSaver(str(tmp_path), require_empty=False), filename_prefix="last")(engine)
+        from ignite_zoo.engines.checkpoint import RecipeState
+
+        recipe = RecipeState(load_recipe(DEMO))  # a checkpoint carries its run's recipe
+        Checkpoint({"model": saved, "other": torch.nn.Linear(1, 1), "recipe": recipe},
+                   DiskSaver(str(tmp_path), require_empty=False), filename_prefix="last")(engine)
         ckpt = next(tmp_path.glob("last_*.pt"))
         model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3, 2))
         trainer = types.SimpleNamespace(state=types.SimpleNamespace(epoch=1, iteration=1))

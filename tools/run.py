@@ -89,8 +89,8 @@ def prepare_process() -> None:
     """Process-wide settings for a training process of its own (the command line's entry
     points call this; a program calling ``main`` keeps its own): on glibc, freed memory is
     kept for reuse instead of being faulted back in on every step
-    (``engines.runtime.keep_freed_memory``)."""
-    from ignite_zoo.engines.runtime import keep_freed_memory
+    (``registry.process.keep_freed_memory``)."""
+    from ignite_zoo.registry.process import keep_freed_memory
 
     keep_freed_memory()
 

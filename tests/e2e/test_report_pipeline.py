@@ -213,7 +213,7 @@ def test_report_gathers_the_whole_homework(runs, cls_run, capsys):
     html = (out / "report.html").read_text()
     # every image the Markdown links exists; the HTML embeds them all and links nothing outside
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
-    assert len(links) == 7  # cls: curves, confusion; seg: 2 x (curves, grid), comparison
+    assert len(links) == 9  # cls: curves, confusion; seg: 2 x (curves, grid, confusion), comparison
     for link in links:
         assert (out / link).is_file(), link
     srcs = re.findall(r"<img[^>]*src='([^']*)'", html)
