@@ -10,7 +10,7 @@ normalises (``zoo.model``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import torch
@@ -176,7 +176,6 @@ class Predictor:
             raise RecipeError(f"tile {self.settings.tile}: expected at least {min_tile} pixels, the model's "
                               "deepest stride (a smaller window holds less than one cell of its coarsest map)")
         self.min_tile = min_tile
-        self.raw_step = step
         self.step = tta_step(step, self.settings.tta)
         self._bpp = bytes_per_pixel
 
@@ -190,11 +189,6 @@ class Predictor:
         chans = int(getattr(getattr(inner, "backbone", None), "in_chans", 3))
         return cls(torch_step(model, cfg), settings, min_tile=min_tile,
                    bytes_per_pixel=lambda: activation_bytes_per_pixel(model, cfg, chans))
-
-    def with_settings(self, **changes: Any) -> "Predictor":
-        """The same model with other settings (a tool's flags)."""
-        return Predictor(self.raw_step, replace(self.settings, **changes), min_tile=self.min_tile,
-                         bytes_per_pixel=self._bpp)
 
     def tiles(self, height: int, width: int) -> bool:
         """Whether an image of this size is predicted in windows."""
