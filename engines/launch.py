@@ -74,17 +74,19 @@ def user_error_from_child(e: BaseException) -> BaseException:
     return e
 
 
-def check_before_work(recipe: Mapping[str, Any], search_dir: str | Path | None) -> None:
-    """What can be checked without data or a model: plugins import, handler names exist,
-    the metric is one the task computes, the backbone's weights file is there."""
+def check_before_work(recipe: dict[str, Any], search_dir: str | Path | None, weights: bool = True) -> None:
+    """What can be checked without data or a model: plugins import, handlers build with
+    their settings (filled into ``recipe["handlers"]``), the metric is one the task
+    computes, the backbone's weights file is there."""
     from ignite_zoo.engines import handlers  # noqa: F401  (registers the built-in handlers)
 
     from ignite_zoo.zoo.backbones.weights import check_weights
 
     import_modules(recipe["imports"], search_dir)
-    check_handlers(recipe["handlers"])
+    recipe["handlers"] = check_handlers(recipe["handlers"])
     metric_spec(recipe)
-    check_weights(recipe["model"]["backbone"])
+    if weights:
+        check_weights(recipe["model"]["backbone"])
 
 
 def run_experiment(recipe: dict, search_dir: str | Path | None = None) -> Path:

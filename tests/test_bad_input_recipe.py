@@ -89,4 +89,9 @@ def test_a_handler_switched_off_with_false():
 
     r = load_recipe(DEMO, ["handlers.tensorboard=false", "handlers.early_stopping=false", "handlers.checkpoint=true"])
     assert r["handlers"]["tensorboard"] is False and r["handlers"]["early_stopping"] is False
-    assert r["handlers"]["checkpoint"] == {"keep_last": 1, "keep_best": 1, "every": 1}
+    assert r["handlers"]["checkpoint"] is True
+    from ignite_zoo.engines.handlers import check_handlers
+
+    section = check_handlers(r["handlers"])
+    assert section["checkpoint"] == {"keep_last": 1, "keep_best": 1, "every": 1}
+    assert section["tensorboard"] is False and section["early_stopping"] is False

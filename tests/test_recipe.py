@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ignite_zoo.engines.handlers import check_handlers
 from ignite_zoo.registry.errors import RecipeError, UserError
 from ignite_zoo.registry.recipe import (
     SCHEMA,
@@ -79,8 +80,8 @@ def error(recipe: dict) -> str:
 # -- defaults --------------------------------------------------------------------------
 def test_defaults_are_filled(tmp_path):
     r = load_recipe(write(tmp_path, "fcn32s_sat.yaml", BASE))
-    assert r["handlers"]["checkpoint"]["keep_last"] == 1
-    assert r["handlers"]["checkpoint"]["keep_best"] == 1
+    assert r["handlers"]["checkpoint"] is True  # on; its settings are the handler's own defaults
+    assert check_handlers(r["handlers"])["checkpoint"] == {"keep_last": 1, "keep_best": 1, "every": 1}
     assert r["train"]["amp"] == "auto" and r["train"]["epochs"] == 2
     assert r["data"]["loader"]["batch_size"] == 8
     assert r["data"]["val"]["split"] == "validation"
@@ -99,10 +100,10 @@ def test_explicit_out_name_is_kept(tmp_path):
 
 def test_defaults_are_copies():
     a = validate(MINIMAL)
-    a["handlers"]["mask_snapshots"]["epochs"].append(9)
+    check_handlers(a["handlers"])["mask_snapshots"]["epochs"].append(9)
     a["optim"]["lr"] = 123.0
     b = validate(MINIMAL)
-    assert b["handlers"]["mask_snapshots"]["epochs"] == [1, "mid", "last"]
+    assert check_handlers(b["handlers"])["mask_snapshots"]["epochs"] == [1, "mid", "last"]
     assert b["optim"]["lr"] == 0.01
     assert SCHEMA["optim"].default["lr"] == 0.01
 
@@ -343,7 +344,8 @@ def test_load_recipe_with_overrides(tmp_path):
     assert r["optim"]["lr"] == 0.001 and r["optim"]["type"] == "sgd"
     assert r["model"]["head"] == {"type": "fcn8s", "num_classes": 7, "dropout": 0.5}
     assert r["eval"]["miou_classes"] == [0, 1, 2]
-    assert r["handlers"]["checkpoint"] == {"keep_last": 4, "keep_best": 1, "every": 1}
+    assert r["handlers"]["checkpoint"] == {"keep_last": 4}
+    assert check_handlers(r["handlers"])["checkpoint"] == {"keep_last": 4, "keep_best": 1, "every": 1}
 
 
 def test_overrides_are_validated(tmp_path):
@@ -373,8 +375,9 @@ def test_unknown_top_level_key_without_suggestion_lists_known_keys():
 def test_unknown_section_key():
     msg = error(minimal(train__epoch=2))
     assert msg == "train.epoch: unknown key in section 'train'; did you mean 'epochs'?"
-    msg = error(minimal(handlers__checkpoint__keep=2))
-    assert msg.startswith("handlers.checkpoint.keep: unknown key in section 'handlers.checkpoint'")
+    with pytest.raises(RecipeError, match=r"handlers.checkpoint: .*unexpected argument 'keep' \(did you mean "
+                                          r"'keep_best' or 'keep_last'\?\)"):
+        check_handlers(validate(minimal(handlers__checkpoint__keep=2))["handlers"])
 
 
 @pytest.mark.parametrize(
@@ -388,7 +391,6 @@ def test_unknown_section_key():
         ({"train__clip_grad_norm": True}, "train.clip_grad_norm: expected an integer or a number or null"),
         ({"data__loader__batch_size": None}, "data.loader.batch_size: expected an integer, got NoneType None"),
         ({"imports": "my_heads"}, "imports: expected a list, got str"),
-        ({"handlers__tensorboard__enabled": "yes"}, "handlers.tensorboard.enabled: expected true/false"),
         ({"train__persistent": 1}, "train.persistent: unknown key"),
     ],
 )
@@ -446,7 +448,7 @@ def test_missing_sections():
     [
         ({"train": 5}, "train: expected a section (mapping), got int 5"),
         ({"model": ["vgg16"]}, "model: expected a section (mapping), got list"),
-        ({"handlers__checkpoint": [1]}, "handlers.checkpoint: expected a section (mapping), got list"),
+        ({"handlers__checkpoint": [1]}, "handlers.checkpoint: expected a mapping or true/false or null, got list"),
         ({"data__train": "train"}, "data.train: expected a section (mapping), got str 'train'"),
     ],
 )
@@ -454,9 +456,35 @@ def test_section_not_a_mapping(changes, fragment):
     assert fragment in error(minimal(**changes))
 
 
+@pytest.mark.parametrize(
+    "handlers, message",
+    [
+        ({"checkpoint": {"keep_last": 0}}, "handlers.checkpoint.keep_last: expected an integer >= 1, got 0"),
+        ({"checkpoint": {"keep_best": -1}}, "handlers.checkpoint.keep_best: expected an integer >= 0, got -1"),
+        ({"checkpoint": {"every": True}}, "handlers.checkpoint.every: expected an integer >= 1, got True"),
+        ({"early_stopping": {"patience": 0}},
+         "handlers.early_stopping.patience: expected an integer >= 1 or null, got 0"),
+        ({"tensorboard": {"images": "yes"}}, "handlers.tensorboard.images: expected true or false, got str 'yes'"),
+        ({"tensorboard": {"enabled": "yes"}}, "handlers.tensorboard.enabled: expected true or false, got str 'yes'"),
+        ({"tensorboard": {"log_every": 0}}, "handlers.tensorboard.log_every: expected an integer >= 1 or null"),
+        ({"progress": {"force": 1}}, "handlers.progress.force: expected true or false, got int 1"),
+        ({"mask_snapshots": {"epochs": "last"}},
+         "handlers.mask_snapshots.epochs: expected a list such as [1, mid, last], got str 'last'"),
+        ({"mask_snapshots": {"epochs": [0]}}, "handlers.mask_snapshots.epochs[0]: expected an epoch number >= 1"),
+        ({"mask_snapshots": {"ids": "0010"}}, "handlers.mask_snapshots.ids: expected a list of file ids"),
+    ],
+)
+def test_each_handler_checks_its_own_settings(handlers, message):
+    """The schema knows only the handlers' names; each handler says what it expected."""
+    r = validate(minimal(handlers=handlers))  # the recipe schema takes any settings of a handler
+    with pytest.raises(RecipeError) as info:
+        check_handlers(r["handlers"])
+    assert str(info.value).startswith(message), str(info.value)
+
+
 def test_empty_section_gets_defaults():
     r = validate(minimal(handlers=None, eval={}))
-    assert r["handlers"]["checkpoint"]["keep_last"] == 1 and r["eval"]["every"] == 1
+    assert r["handlers"]["checkpoint"] is True and r["eval"]["every"] == 1
 
 
 @pytest.mark.parametrize(
@@ -484,7 +512,7 @@ def test_every_schema_leaf_is_a_key():
                 yield prefix + k
 
     leaves = list(walk(SCHEMA))
-    assert "handlers.checkpoint.keep_last" in leaves and len(leaves) > 40
+    assert "handlers.checkpoint" in leaves and len(leaves) > 40
     validate(MINIMAL)  # every default passes its own check
 
 

@@ -67,7 +67,7 @@ def test_open_run_validates_the_recipe_and_picks_the_best(two_runs):
     assert a.final["epoch"] == 3 and a.best["epoch"] == 2 and a.best["val/mIoU"] == 0.45
     assert a.class_names == SEG_CLASSES and a.eval_classes == [0, 1, 2, 3, 4, 5]
     # the schema filled every key the file left out
-    assert a.recipe["train"]["device"] == "auto" and a.recipe["handlers"]["checkpoint"]["keep_last"] == 1
+    assert a.recipe["train"]["device"] == "auto" and a.recipe["eval"]["every"] == 1
 
 
 def test_metric_spec_from_the_recipe(tmp_path):

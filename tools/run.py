@@ -70,16 +70,20 @@ def main(argv: Sequence[str]) -> int:
     logging.getLogger("ignite.engine.engine").setLevel(logging.CRITICAL)
     from ignite_zoo.registry.recipe import load_recipe
 
+    from ignite_zoo.registry.recipe import resolve_recipe_path
+
     recipe = load_recipe(args.recipe, args.overrides)
+    search_dir = resolve_recipe_path(args.recipe).resolve().parent
     if args.print_recipe:
+        from ignite_zoo.engines.launch import check_before_work
         from ignite_zoo.registry.recipe import dump_yaml
 
+        check_before_work(recipe, search_dir, weights=False)  # handler settings checked and filled in
         print(dump_yaml(recipe), end="")
         return 0
     from ignite_zoo.engines.launch import run_experiment
-    from ignite_zoo.registry.recipe import resolve_recipe_path
 
-    run_dir = run_experiment(recipe, search_dir=resolve_recipe_path(args.recipe).resolve().parent)
+    run_dir = run_experiment(recipe, search_dir=search_dir)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, every rank returns here
         print(f"run directory: {run_dir}")
     return 0

@@ -11,6 +11,7 @@ from ignite.handlers import Checkpoint
 
 from ignite_zoo.engines.checkpoint import SafeDiskSaver
 from ignite_zoo.engines.events import RunContext, RunEvents
+from ignite_zoo.engines.handlers.args import count
 from ignite_zoo.engines.run_dir import BEST_PREFIX, LAST_PREFIX, checkpoint_epoch, checkpoint_score
 from ignite_zoo.registry import HANDLERS
 
@@ -38,7 +39,9 @@ class CheckpointHandler:
     ``best_checkpoint_<E>_<metric>=<v>.pt`` on the run's metric (``keep_best`` kept)."""
 
     def __init__(self, keep_last: int = 1, keep_best: int = 1, every: int = 1) -> None:
-        self.keep_last, self.keep_best, self.every = keep_last, keep_best, every
+        self.keep_last = count(keep_last, "handlers.checkpoint.keep_last", 1)
+        self.keep_best = count(keep_best, "handlers.checkpoint.keep_best", 0)
+        self.every = count(every, "handlers.checkpoint.every", 1)
         self._sizes_shown: set[str] = set()
 
     def attach(self, run: RunContext) -> None:

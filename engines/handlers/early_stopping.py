@@ -5,6 +5,7 @@ from ignite.engine import Engine
 from ignite.handlers import EarlyStopping as IgniteEarlyStopping
 
 from ignite_zoo.engines.events import RunContext, RunEvents
+from ignite_zoo.engines.handlers.args import count
 from ignite_zoo.registry import HANDLERS
 
 
@@ -17,7 +18,7 @@ class EarlyStopping:
     rank_zero_only = False
 
     def __init__(self, patience: int | None = None) -> None:
-        self.patience = patience
+        self.patience = count(patience, "handlers.early_stopping.patience", 1, optional=True)
 
     def attach(self, run: RunContext) -> None:
         if self.patience is None:

@@ -58,6 +58,13 @@ class MaskSnapshots:
     """Saves predicted masks for ``ids`` at ``epochs`` and draws ``masks/grid.png`` at the end."""
 
     def __init__(self, ids: Sequence[str] | None = None, epochs: Sequence[Any] = (1, "mid", "last")) -> None:
+        if ids is not None and not isinstance(ids, (list, tuple)):
+            raise RecipeError(f"handlers.mask_snapshots.ids: expected a list of file ids such as [\"0010\"] or null, "
+                              f"got {type(ids).__name__} {ids!r}")
+        if not isinstance(epochs, (list, tuple)):
+            raise RecipeError(f"handlers.mask_snapshots.epochs: expected a list such as [1, mid, last], "
+                              f"got {type(epochs).__name__} {epochs!r}")
+        resolve_epochs(epochs, 1)  # each entry a number >= 1, 'first', 'mid' or 'last'
         not_str = [i for i in ids or [] if not isinstance(i, str)]
         if not_str:
             raise RecipeError(

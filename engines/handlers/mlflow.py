@@ -26,8 +26,9 @@ from ignite.engine import Engine
 
 from ignite_zoo.engines.events import RunContext, RunEvents
 from ignite_zoo.engines.run_dir import RECIPE_FILE
+from ignite_zoo.engines.handlers.args import flag
 from ignite_zoo.registry import HANDLERS
-from ignite_zoo.registry.errors import RunError
+from ignite_zoo.registry.errors import RecipeError, RunError
 
 log = logging.getLogger("engines")
 STORE_FILE = "mlflow.db"
@@ -83,8 +84,12 @@ class MLflow:
 
     def __init__(self, tracking_uri: str | None = None, experiment: str | None = None,
                  run_name: str | None = None, log_checkpoint: bool = True) -> None:
+        for key, value in (("tracking_uri", tracking_uri), ("experiment", experiment), ("run_name", run_name)):
+            if value is not None and not isinstance(value, str):
+                raise RecipeError(f"handlers.mlflow.{key}: expected a string or null, got {type(value).__name__} "
+                                  f"{value!r}")
         self.tracking_uri, self.experiment, self.run_name = tracking_uri, experiment, run_name
-        self.log_checkpoint = log_checkpoint
+        self.log_checkpoint = flag(log_checkpoint, "handlers.mlflow.log_checkpoint")
         self.run_id: str | None = None
 
     def attach(self, run: RunContext) -> None:

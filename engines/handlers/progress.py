@@ -8,6 +8,7 @@ from typing import Any
 from ignite.engine import Engine, Events
 
 from ignite_zoo.engines.events import RunContext
+from ignite_zoo.engines.handlers.args import flag
 from ignite_zoo.registry import HANDLERS
 
 
@@ -35,7 +36,7 @@ class Progress:
     terminal no bar is drawn; the console handler's epoch lines tell the run instead."""
 
     def __init__(self, force: bool = False) -> None:
-        self.force = force
+        self.force = flag(force, "handlers.progress.force")
 
     def attach(self, run: RunContext) -> None:
         if not (self.force or sys.stderr.isatty()):

@@ -8,6 +8,7 @@ from ignite.engine import Engine, Events
 from ignite.handlers.tensorboard_logger import TensorboardLogger
 
 from ignite_zoo.engines.events import RunContext, RunEvents
+from ignite_zoo.engines.handlers.args import count, flag
 from ignite_zoo.registry import HANDLERS
 
 
@@ -29,8 +30,8 @@ class TensorBoard:
     end the recipe's key settings with the final and best metric as hparams."""
 
     def __init__(self, images: bool = True, log_every: int | None = None) -> None:
-        self.images = images
-        self.log_every = log_every
+        self.images = flag(images, "handlers.tensorboard.images")
+        self.log_every = count(log_every, "handlers.tensorboard.log_every", 1, optional=True)
 
     def attach(self, run: RunContext) -> None:
         self.run = run

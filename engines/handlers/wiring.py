@@ -1,29 +1,56 @@
 """A recipe's ``handlers:`` section turned into attached handlers."""
 from __future__ import annotations
 
+import inspect
 from typing import Any, Mapping
 
 from ignite_zoo.engines.events import RunContext
 from ignite_zoo.registry import HANDLERS
+from ignite_zoo.registry.errors import RecipeError
 
 
-def _settings(value: Any) -> dict[str, Any] | None:
+def _settings(name: str, value: Any) -> dict[str, Any] | None:
     """``false``/``null`` -> off; ``true`` -> on with defaults; a mapping -> its settings
     (``enabled: false`` in it switches the handler off)."""
     if value is None or value is False:
         return None
     kwargs = {} if value is True else dict(value)
-    return kwargs if kwargs.pop("enabled", True) is not False else None
+    enabled = kwargs.pop("enabled", True)
+    if not isinstance(enabled, bool):
+        raise RecipeError(f"handlers.{name}.enabled: expected true or false, got {type(enabled).__name__} {enabled!r}")
+    return kwargs if enabled else None
 
 
-def check_handlers(section: Mapping[str, Any]) -> None:
-    """Every named handler exists: a typo fails before a model is built, with close names."""
+def check_handlers(section: Mapping[str, Any]) -> dict[str, Any]:
+    """Build every switched-on handler once, before any work, so a typo in a name or a bad
+    setting fails with its key path (each handler checks its own arguments); returns the
+    section with each handler's defaults filled in, for the run's recipe.yaml."""
+    out: dict[str, Any] = {}
     for name, value in section.items():
-        if _settings(value) is not None:
-            try:
-                HANDLERS.get(name)
-            except Exception as e:  # RecipeError listing the close names
-                raise type(e)(f"handlers.{name}: {e}") from None
+        if value is not None and not isinstance(value, (bool, Mapping)):
+            raise RecipeError(f"handlers.{name}: expected true, false or a mapping of its settings, "
+                              f"got {type(value).__name__} {value!r}")
+        kwargs = _settings(name, value)
+        if kwargs is None:
+            out[name] = value if isinstance(value, Mapping) else False
+            continue
+        try:
+            builder = HANDLERS.get(name)
+        except RecipeError as e:  # listing the close names
+            raise RecipeError(f"handlers.{name}: {e}") from None
+        HANDLERS.build({"type": name, **kwargs}, _path=f"handlers.{name}")
+        out[name] = {**defaults_of(builder), **kwargs}
+    return out
+
+
+def defaults_of(builder: Any) -> dict[str, Any]:
+    """The keyword defaults a handler's signature declares (its settings when left out)."""
+    try:
+        params = inspect.signature(builder).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: list(p.default) if isinstance(p.default, tuple) else p.default for p in params
+            if p.default is not inspect.Parameter.empty and p.kind is not inspect.Parameter.VAR_KEYWORD}
 
 
 def close_handlers(handlers: list[Any], error: BaseException | None) -> None:
@@ -49,7 +76,7 @@ def attach_handlers(run: RunContext, section: Mapping[str, Any]) -> list[Any]:
     (the default) are attached on rank 0 only, where ``run.run_dir`` is set."""
     attached = []
     for name, value in section.items():
-        kwargs = _settings(value)
+        kwargs = _settings(name, value)
         if kwargs is None:
             continue
         handler = HANDLERS.build({"type": name, **kwargs}, _path=f"handlers.{name}")

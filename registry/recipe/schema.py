@@ -33,6 +33,8 @@ OTHER_KEYS = "*"
 #: the type of ``null`` in a recipe
 NULL = type(None)
 _NUM = (int, float)
+#: a handler: its settings, true (its defaults) or false/null (off)
+_HANDLER = (dict, bool, NULL)
 
 SCHEMA: dict[str, Any] = {
     "imports": Key((list,), [], doc="modules to import before building (user plugins)"),
@@ -67,6 +69,8 @@ SCHEMA: dict[str, Any] = {
         "input_size": Key((list, NULL), None, doc="[C, H, W] shown by tools/summary.py"),
         "normalize": Key((dict, NULL), None,
                          doc="{mean, std, max_pixel_value}: per input band, held in the model; null: ImageNet's"),
+        "input_scale": Key((*_NUM,), 1.0, doc="segmentation: the model resizes its input by this factor (0, 1] "
+                           "before the backbone and its logits back to the input's size"),
     },
     "loss": Key((dict,), {"type": "cross_entropy"}, doc=COMPONENT),
     # optim: sgd | adam | adamw (this project's defaults) or any torch.optim class by its name
@@ -110,26 +114,20 @@ SCHEMA: dict[str, Any] = {
                    doc="test-time augmentation in validation, predict and evaluate: flip or d4 (logits averaged)"),
     },
     "handlers": {
-        # Each entry is a handler built by name from the HANDLERS registry (false switches
-        # one off). The built-in ones are declared here with their settings.
-        "checkpoint": {
-            "keep_last": Key((int,), 1, minimum=1, doc="last checkpoints kept (each holds the whole training state)"),
-            "keep_best": Key((int,), 1, minimum=0, doc="best checkpoints kept (weights and recipe only)"),
-            "every": Key((int,), 1, doc="epochs between checkpoints", minimum=1),
-        },
-        "mask_snapshots": {
-            "ids": Key((list, NULL), None, doc="validation image ids; null: the dataset's default ids"),
-            "epochs": Key((list,), [1, "mid", "last"]),
-        },
-        "early_stopping": {"patience": Key((int, NULL), None, minimum=1,
-                                            doc="validations without improvement before stopping; null: never")},
-        "tensorboard": {"enabled": Key((bool,), True), "images": Key((bool,), True)},
-        "nan_guard": Key((bool,), True),
-        "progress": Key((bool,), True, doc="progress bars (on a terminal only)"),
-        "console": Key((bool,), True, doc="one line per epoch and a closing table"),
-        "history": Key((bool,), True, doc="history.csv and metrics.json"),
-        "confusion": Key((bool,), True, doc="segmentation: confusion_matrix.png of the latest validation"),
-        OTHER_KEYS: Key((dict, bool), None, doc="a user handler: its settings, or true/false"),
+        # Each entry is a handler built by name from the HANDLERS registry: true (its defaults),
+        # a mapping of its settings (checked by the handler itself, engines/handlers/), or
+        # false/null (off; ``enabled: false`` in a mapping too). The run's recipe.yaml shows
+        # every setting in force, the handler's defaults filled in.
+        "checkpoint": Key(_HANDLER, True, doc="last_checkpoint (to resume) and best_checkpoint files"),
+        "mask_snapshots": Key(_HANDLER, True, doc="segmentation: predicted masks of chosen images at chosen epochs"),
+        "early_stopping": Key(_HANDLER, True, doc="{patience: N} stops after N validations without improvement"),
+        "tensorboard": Key(_HANDLER, True, doc="event files under tb/"),
+        "nan_guard": Key(_HANDLER, True, doc="stops at the first non-finite loss, naming the batch"),
+        "progress": Key(_HANDLER, True, doc="progress bars (on a terminal only)"),
+        "console": Key(_HANDLER, True, doc="one line per epoch and a closing table"),
+        "history": Key(_HANDLER, True, doc="history.csv and metrics.json"),
+        "confusion": Key(_HANDLER, True, doc="segmentation: confusion_matrix.png of the latest validation"),
+        OTHER_KEYS: Key(_HANDLER, None, doc="a user handler: its settings, or true/false"),
     },
     "out": {
         "root": Key((str,), "runs", path=True),
