@@ -8,7 +8,10 @@ ONNX graph carries its own normalisation and no copy of it elsewhere can disagre
 input is padded to the multiple the head's strides need and the logits are cropped back,
 so H x W in gives H x W out for every head, with no branch on sizes (export keeps height
 and width symbolic). Padded pixels are outside the cropped logits, so they never reach
-the loss or the metric.
+the loss or the metric. ``model.input_scale`` (e.g. 0.5) resizes the normalised input
+before the backbone and the logits back to H x W: coarse labels such as land cover learn
+about as well from half-resolution pixels at a quarter of the cost, and the checkpoint and
+the ONNX graph carry the factor, so no caller has to remember it.
 """
 from __future__ import annotations
 
@@ -40,19 +43,29 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
 class SegmentationModel(Normalizing):
     """normalise -> pad -> backbone (list of maps) -> head (logits at the padded size) -> crop."""
 
-    def __init__(self, backbone: nn.Module, head: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
+    def __init__(self, backbone: nn.Module, head: nn.Module, mean: Sequence[float], std: Sequence[float],
+                 input_scale: float = 1.0) -> None:
         super().__init__(mean, std)
         self.backbone = backbone
         self.head = head
+        self.input_scale = float(input_scale)
         info = feature_info_of(backbone)
         used = getattr(head, "size_multiple", None)
         self.size_multiple = int(used) if used else max(f.stride for f in info)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2], x.shape[-1]
-        x = pad_to_multiple(self.normalize(x), self.size_multiple)
-        logits = self.head(self.backbone(x), x.shape[-2:])
-        return logits[..., :h, :w]
+        x = self.normalize(x)
+        if self.input_scale != 1.0:
+            # at 0.5, bilinear without align_corners is an exact 2x2 box average
+            x = F.interpolate(x, scale_factor=self.input_scale, mode="bilinear", align_corners=False,
+                              recompute_scale_factor=False)
+        sh, sw = x.shape[-2], x.shape[-1]
+        x = pad_to_multiple(x, self.size_multiple)
+        logits = self.head(self.backbone(x), x.shape[-2:])[..., :sh, :sw]
+        if self.input_scale != 1.0:
+            logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+        return logits
 
 
 class ClassificationModel(Normalizing):
@@ -114,5 +127,14 @@ def build_model(model_cfg: Mapping[str, Any], **head_extra: Any) -> nn.Module:
     state = getattr(backbone, "classifier_state", None)
     if state and hasattr(head, "load_classifier_state"):
         head.load_classifier_state(state)
-    cls = ClassificationModel if getattr(head, "task", "segmentation") == "classification" else SegmentationModel
-    return cls(backbone, head, mean, std)
+    scale = model_cfg.get("input_scale", 1.0)
+    scale = 1.0 if scale is None else scale
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.0 < scale <= 1.0:
+        raise RecipeError(f"model.input_scale: expected a number in (0, 1] (the factor the model resizes its input "
+                          f"by before the backbone), got {scale!r}")
+    if getattr(head, "task", "segmentation") == "classification":
+        if scale != 1.0:
+            raise RecipeError(f"model.input_scale: {scale!r} is for segmentation models; a classifier takes its "
+                              "input at the size the data pipeline gives")
+        return ClassificationModel(backbone, head, mean, std)
+    return SegmentationModel(backbone, head, mean, std, input_scale=float(scale))
