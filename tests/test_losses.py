@@ -95,6 +95,26 @@ def test_dice_perfect_prediction_is_zero_and_known_value():
     assert dice(uniform, t).item() == pytest.approx(expected, rel=1e-6)
 
 
+def test_dice_equals_the_one_hot_formula_with_ignored_pixels_value_and_gradient():
+    """The loss avoids a one-hot copy for speed; it must still be the textbook formula."""
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 5, 9, 11, generator=g, requires_grad=True)
+    target = torch.randint(0, 5, (3, 9, 11), generator=g)
+    target[0, :4] = 255  # ignored
+    target[target == 3] = 2  # class 3 absent from the truth
+    got = LOSSES.build({"type": "dice", "ignore_index": 255, "smooth": 0.5})(logits, target)
+    (grad_got,) = torch.autograd.grad(got, logits)
+
+    keep = target != 255
+    probs = logits.softmax(1).permute(0, 2, 3, 1)[keep]          # [P, C]
+    onehot = F.one_hot(target[keep], 5).float()
+    dice = (2 * (probs * onehot).sum(0) + 0.5) / (probs.sum(0) + onehot.sum(0) + 0.5)
+    expected = 1 - dice.mean()
+    (grad_expected,) = torch.autograd.grad(expected, logits)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(grad_got, grad_expected)
+
+
 def test_out_of_range_target_is_a_data_error():
     logits, target = torch.randn(1, 3, 2, 2), torch.full((1, 2, 2), 255)
     with pytest.raises(DataError, match="class id 255.*ignore_index"):

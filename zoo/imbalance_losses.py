@@ -23,7 +23,7 @@ from torch import nn
 
 from ignite_zoo.registry.errors import RecipeError
 from ignite_zoo.registry.registry import LOSSES
-from ignite_zoo.zoo.losses import _check_classes, _class_vector, _flatten, _valid, _zero
+from ignite_zoo.zoo.losses import check_class_count, class_vector, flatten_pixels, valid_pixels, zero_loss
 
 #: the extra that installs segmentation_models_pytorch, named in the error when it is missing
 SMP_EXTRA = "pip install 'ignite-zoo[losses]' (segmentation-models-pytorch)"
@@ -55,9 +55,9 @@ class LovaszLoss(nn.Module):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if logits.dim() != 4:
             raise ValueError(f"loss lovasz: expected segmentation logits [N, C, H, W], got {tuple(logits.shape)}")
-        _, t = _flatten(logits, target)
-        if not bool(_valid(t, logits.shape[1], self.ignore_index).any()):
-            return _zero(logits)
+        _, t = flatten_pixels(logits, target)
+        if not bool(valid_pixels(t, logits.shape[1], self.ignore_index).any()):
+            return zero_loss(logits)
         return self.loss(logits.float(), target.long())
 
 
@@ -76,15 +76,15 @@ class OhemCrossEntropyLoss(nn.Module):
         if not isinstance(min_kept, int) or min_kept < 0:
             raise RecipeError(f"loss.min_kept: expected an integer >= 0, got {min_kept!r}")
         self.ignore_index, self.thresh, self.min_kept = ignore_index, float(thresh), min_kept
-        self.register_buffer("class_weights", _class_vector(class_weights, "class_weights"), persistent=False)
+        self.register_buffer("class_weights", class_vector(class_weights, "class_weights"), persistent=False)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        flat, t = _flatten(logits, target)
+        flat, t = flatten_pixels(logits, target)
         c = flat.shape[1]
-        _check_classes(self.class_weights, c, "class_weights")
-        valid = _valid(t, c, self.ignore_index)
+        check_class_count(self.class_weights, c, "class_weights")
+        valid = valid_pixels(t, c, self.ignore_index)
         if not bool(valid.any()):
-            return _zero(logits)
+            return zero_loss(logits)
         flat, t = flat[valid], t[valid]
         losses = F.cross_entropy(flat, t, reduction="none")
         hard = losses > -math.log(self.thresh)
@@ -93,7 +93,7 @@ class OhemCrossEntropyLoss(nn.Module):
             hard = torch.zeros_like(hard)
             hard[losses.detach().topk(kept).indices] = True
         if not bool(hard.any()):
-            return _zero(logits)
+            return zero_loss(logits)
         w = self.class_weights[t[hard]] if self.class_weights is not None else torch.ones_like(losses[hard])
         return (losses[hard] * w).sum() / w.sum().clamp(min=1e-12)
 

@@ -17,23 +17,27 @@ from ignite_zoo.registry.errors import DataError, RecipeError
 from ignite_zoo.registry.registry import LOSSES
 
 
-def _flatten(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """[N, C, *S] logits and [N, *S] target -> [P, C] and [P] (one row per pixel/sample)."""
+def check_shapes(logits: torch.Tensor, target: torch.Tensor) -> None:
     if logits.dim() < 2 or target.shape != logits.shape[:1] + logits.shape[2:]:
         raise ValueError(
             f"loss: logits {tuple(logits.shape)} and target {tuple(target.shape)} do not match "
             "(expected [N, C, ...] and [N, ...])"
         )
+
+
+def flatten_pixels(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """[N, C, *S] logits and [N, *S] target -> [P, C] and [P] (one row per pixel/sample)."""
+    check_shapes(logits, target)
     c = logits.shape[1]
     return logits.float().movedim(1, -1).reshape(-1, c), target.reshape(-1).long()
 
 
-def _valid(target: torch.Tensor, num_classes: int, ignore_index: int | None) -> torch.Tensor:
+def valid_pixels(target: torch.Tensor, num_classes: int, ignore_index: int | None) -> torch.Tensor:
     """Mask of the rows to use; a class id outside 0..C-1 that is not ignored is a data error."""
     valid = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index
     if valid.any():
-        t = target[valid]
-        lo, hi = int(t.min()), int(t.max())
+        t = target if ignore_index is None else torch.where(valid, target, torch.zeros_like(target))
+        lo, hi = (int(v) for v in torch.aminmax(t))
         if lo < 0 or hi >= num_classes:
             bad = lo if lo < 0 else hi
             hint = (" (set the loss's ignore_index for unlabelled pixels?)" if ignore_index is None else
@@ -43,11 +47,11 @@ def _valid(target: torch.Tensor, num_classes: int, ignore_index: int | None) -> 
     return valid
 
 
-def _zero(logits: torch.Tensor) -> torch.Tensor:
+def zero_loss(logits: torch.Tensor) -> torch.Tensor:
     return logits.sum() * 0.0
 
 
-def _class_vector(values: Sequence[float] | None, name: str) -> torch.Tensor | None:
+def class_vector(values: Sequence[float] | None, name: str) -> torch.Tensor | None:
     if values is None:
         return None
     if not isinstance(values, (list, tuple)) or not all(isinstance(v, (int, float)) for v in values):
@@ -55,7 +59,7 @@ def _class_vector(values: Sequence[float] | None, name: str) -> torch.Tensor | N
     return torch.tensor([float(v) for v in values])
 
 
-def _check_classes(vec: torch.Tensor | None, c: int, name: str) -> None:
+def check_class_count(vec: torch.Tensor | None, c: int, name: str) -> None:
     if vec is not None and vec.numel() != c:
         raise RecipeError(f"loss.{name}: has {vec.numel()} values but the model predicts {c} classes")
 
@@ -75,15 +79,15 @@ class CrossEntropyLoss(nn.Module):
         if not 0.0 <= float(label_smoothing) <= 1.0:  # torch checks only in the first forward
             raise RecipeError(f"loss.label_smoothing: expected a number in [0, 1], got {label_smoothing!r}")
         self.label_smoothing = float(label_smoothing)
-        self.register_buffer("class_weights", _class_vector(class_weights, "class_weights"), persistent=False)
+        self.register_buffer("class_weights", class_vector(class_weights, "class_weights"), persistent=False)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        _check_classes(self.class_weights, logits.shape[1], "class_weights")
+        check_class_count(self.class_weights, logits.shape[1], "class_weights")
         ignore = -100 if self.ignore_index is None else self.ignore_index
         # an id outside the classes is a DataError here, not an IndexError on CPU or a
         # device-side assert on CUDA inside F.cross_entropy
-        if not bool(_valid(target, logits.shape[1], self.ignore_index).any()):
-            return _zero(logits)
+        if not bool(valid_pixels(target, logits.shape[1], self.ignore_index).any()):
+            return zero_loss(logits)
         return F.cross_entropy(
             logits.float(), target.long(), weight=self.class_weights,
             ignore_index=ignore, label_smoothing=self.label_smoothing,
@@ -104,15 +108,22 @@ class DiceLoss(nn.Module):
         self.smooth = float(smooth)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        flat, t = _flatten(logits, target)
-        c = flat.shape[1]
-        valid = _valid(t, c, self.ignore_index)
+        # On the [N, C, ...] layout, without a one-hot copy: a softmax over a pixels x classes
+        # matrix with few classes costs several times the whole loss on a CPU.
+        c = logits.shape[1]
+        check_shapes(logits, target)
+        t = target.long()
+        valid = valid_pixels(t.reshape(-1), c, self.ignore_index).reshape(t.shape)
         if not bool(valid.any()):
-            return _zero(logits)
-        probs = flat.softmax(dim=1)[valid]
-        onehot = F.one_hot(t[valid], c).to(probs.dtype)
-        inter = (probs * onehot).sum(0)
-        denom = probs.sum(0) + onehot.sum(0)
+            return zero_loss(logits)
+        probs = logits.float().softmax(dim=1)
+        safe = torch.where(valid, t, torch.zeros_like(t))
+        weight = valid.to(probs.dtype)
+        true_prob = probs.gather(1, safe.unsqueeze(1)).squeeze(1) * weight
+        inter = torch.zeros(c, dtype=probs.dtype, device=probs.device).index_add(0, safe.flatten(), true_prob.flatten())
+        dims = [0, *range(2, probs.dim())]
+        pred_sum = (probs * weight.unsqueeze(1)).sum(dim=dims)
+        denom = pred_sum + torch.bincount(safe.flatten(), weights=weight.flatten(), minlength=c)
         dice = (2 * inter + self.smooth) / (denom + self.smooth)
         return 1 - dice.mean()
 
@@ -135,16 +146,16 @@ class FocalLoss(nn.Module):
         self.gamma = float(gamma)
         self.ignore_index = ignore_index
         self.alpha_scalar = float(alpha) if isinstance(alpha, (int, float)) else None
-        vec = None if self.alpha_scalar is not None else _class_vector(alpha, "alpha")
+        vec = None if self.alpha_scalar is not None else class_vector(alpha, "alpha")
         self.register_buffer("alpha", vec, persistent=False)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        flat, t = _flatten(logits, target)
+        flat, t = flatten_pixels(logits, target)
         c = flat.shape[1]
-        _check_classes(self.alpha, c, "alpha")
-        valid = _valid(t, c, self.ignore_index)
+        check_class_count(self.alpha, c, "alpha")
+        valid = valid_pixels(t, c, self.ignore_index)
         if not bool(valid.any()):
-            return _zero(logits)
+            return zero_loss(logits)
         flat, t = flat[valid], t[valid]
         logpt = flat.log_softmax(dim=1).gather(1, t[:, None]).squeeze(1)
         loss = -logpt
