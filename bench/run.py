@@ -21,6 +21,10 @@ Groups, in the order they run:
              (<= 1.10x); windowed reads against whole-scene reads, windows/s
   soak       200 epochs (20 with --quick) through run_experiment: RSS slope <= 0.1 MiB/epoch
              over epochs 10-200, no open file gained (--quick: indicative, no target)
+  quality    time to quality on the real tiles (sat512, 200/57): the quarter-width FCN8s
+             baseline and recipes/seg_unet_vgg16bn_sat_cpu.yaml, trained one after the other:
+             val mIoU (recipe >= 0.55), Rangeland IoU, wall time (recipe <= 600 s); about 20
+             minutes (--quick: two steps each, no target; no rows without the real tiles)
 
 --quick runs every group with smaller sizes and fewer repeats (the row names say which).
 --threads sets torch's intra-op threads for compute, peer, inference and scale. The default,
@@ -54,7 +58,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.common import normalise, row  # noqa: E402
 
-GROUPS = ("machine", "trainer", "evaluator", "compute", "heads", "data", "peer", "inference", "scale", "geo", "soak")
+GROUPS = ("machine", "trainer", "evaluator", "compute", "heads", "data", "peer", "inference", "scale", "geo", "soak",
+          "quality")
 
 
 def thread_speedup(quick: bool) -> tuple[int, float]:
@@ -117,6 +122,9 @@ def _group(name: str) -> Callable[..., list[dict[str, Any]]]:
         return geo.run
     if name == "soak":
         return _soak
+    if name == "quality":
+        from bench import quality
+        return quality.run
     raise ValueError(name)
 
 

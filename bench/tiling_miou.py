@@ -74,23 +74,23 @@ def train(root: Path, out: Path, epochs: int, threads: int) -> Path:
 def predict_and_score(run: Path, images: Path, work: Path, held_out: list[str], threads: int) -> dict[str, Any]:
     import torch
 
-    from ignite_zoo.engines.inference import SlideSettings, dataset_info, evaluate_folders, load_predictor, predict_folder
+    from ignite_zoo.engines.inference import dataset_info, evaluate_folders, load_predictor, predict_folder
 
     torch.set_num_threads(threads)
-    predictor = load_predictor(run, "cpu")
-    info = dataset_info(predictor.recipe["data"])
+    ways = {"whole": load_predictor(run, "cpu", mode="whole"),
+            "tiled": load_predictor(run, "cpu", mode="slide", tile=TILE, overlap=OVERLAP, blend=BLEND,
+                                    batch_tiles=BATCH_TILES)}
+    info = dataset_info(ways["whole"].recipe["data"])
     truth_held = work / "truth_held_out"
     truth_held.mkdir()
     for id_ in held_out:
         name = info.layout.mask_name(id_)
         (truth_held / name).symlink_to((images / name).resolve())
-    results: dict[str, Any] = {"precision": predictor.precision}
-    for way, slide in (("whole", SlideSettings(mode="whole")),
-                       ("tiled", SlideSettings(mode="slide", tile=TILE, overlap=OVERLAP, blend=BLEND,
-                                                    batch_tiles=BATCH_TILES))):
+    results: dict[str, Any] = {"precision": ways["whole"].precision}
+    for way, predictor in ways.items():
         out = work / f"pred_{way}"
         start = time.perf_counter()
-        done = predict_folder(predictor, images, out, slide=slide, progress=False)
+        done = predict_folder(predictor, images, out, progress=False)
         seconds = time.perf_counter() - start
         held = work / f"pred_{way}_held_out"
         held.mkdir()

@@ -57,6 +57,10 @@ EXPECTED = {
         *[f"heads: {h} train step: {w}" for h in ("unet", "fpn", "deeplabv3plus", "upernet", "segformer")
           for w in ("images/s", "GFLOP/s", "% of bf16 matmul peak", "GFLOP per step")],
     ],
+    "quality": [
+        *[f"quality: {side}: {what}" for side in ("FCN8s 1/4 VGG16-BN baseline", "seg_unet_vgg16bn_sat_cpu")
+          for what in ("val mIoU after", "Rangeland IoU", "wall time")],
+    ],
     "data": [
         "seg pipeline: cv2 + albumentations, RandomScaleCrop",
         "seg pipeline: cv2 + albumentations, RandomScale + RandomCrop chain",
@@ -226,6 +230,26 @@ def tiny(group: str, monkeypatch, got: dict | None = None) -> Callable[[], list[
             64, 1, **small, tile=32, overlap=8))
         _shrink(monkeypatch, m, "onnx_vs_torch", lambda f: lambda size, batch, repeats, n, *a, **k: keep("onnx", f)(
             64, 1, 1, 1, **small))
+    elif group == "quality":
+        from bench import quality as m
+        from tests.conftest import SHARED_DATA
+
+        if not (SHARED_DATA / "sat512").is_dir():
+            pytest.skip(f"the real tiles are not at {SHARED_DATA / 'sat512'}: the quality group has no rows")
+
+        def in_process(recipe, overrides, root, out):  # the same run as tools/run.py, without a new Python
+            import json
+            import time
+
+            from ignite_zoo.engines.launch import run_experiment
+            from ignite_zoo.registry.recipe import load_recipe
+
+            start = time.perf_counter()
+            run_experiment(load_recipe(recipe, [f"data.root={root}", f"out.dir={out}", *m.QUIET, *overrides,
+                                                "train.threads=1"]))
+            return json.loads((out / "metrics.json").read_text())["final"], time.perf_counter() - start
+
+        monkeypatch.setattr(m, "train", in_process)
     elif group == "soak":
         from bench import soak as m
 
