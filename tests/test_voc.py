@@ -157,6 +157,36 @@ def test_generator_is_deterministic_and_leaves_other_folders_alone(tmp_path: Pat
     assert (mine / "thesis.txt").read_text() == "keep" and sorted(p.name for p in mine.iterdir()) == ["thesis.txt"]
 
 
+def test_an_interrupted_generation_leaves_no_half_set_and_a_rerun_works(tmp_path: Path, monkeypatch) -> None:
+    import ignite_zoo.zoo.data.synthetic_voc as gen
+
+    real, calls = gen.render_voc_like, []
+
+    def stop_at_third(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # what SIGTERM becomes in the tools
+        return real(*a, **k)
+
+    monkeypatch.setattr(gen, "render_voc_like", stop_at_third)
+    with pytest.raises(KeyboardInterrupt):
+        make_voc_like(tmp_path / "VOC", n_train=3, n_val=2, size=32)
+    assert list(tmp_path.iterdir()) == []  # neither the set nor its temporary folder
+    monkeypatch.setattr(gen, "render_voc_like", real)
+    root = make_voc_like(tmp_path / "VOC", n_train=3, n_val=2, size=32)
+    assert len(list((root / "JPEGImages").iterdir())) == 5 and (root / "synthetic_voc.json").is_file()
+
+
+def test_a_generated_set_holding_a_users_file_is_not_replaced(tmp_path: Path) -> None:
+    root = make_voc_like(tmp_path / "VOC", n_train=2, n_val=1, size=32)
+    make_voc_like(root, n_train=2, n_val=1, size=32, seed=1)  # its own set: replaced
+    (root / "JPEGImages" / "notes.txt").write_text("keep")
+    with pytest.raises(DataError, match=r"holds JPEGImages/notes\.txt, which this generator did not write"):
+        make_voc_like(root, n_train=3, n_val=1, size=32)
+    assert (root / "JPEGImages" / "notes.txt").read_text() == "keep"
+    assert len(list((root / "JPEGImages").glob("*.jpg"))) == 3
+
+
 def ok(tool: str, *argv, capsys) -> tuple[str, str]:
     """(stdout, stderr) of ``tools/<tool>.py argv`` through the CLI guard in this process; exit 0."""
     code, out, err = call_tool(tool, *argv, capsys=capsys)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -64,18 +67,7 @@ def render_voc_like(seed: int, index: int, size: int, classes: int) -> tuple[np.
     return np.clip(np.rint(img), 0, 255).astype(np.uint8), mask
 
 
-def make_voc_like(root: str | os.PathLike, n_train: int = 8, n_val: int = 4, size: int = 64, classes: int = 4,
-                  seed: int = 0) -> Path:
-    """Write a VOC-layout set into ``root`` (JPEGImages/, SegmentationClass/, ImageSets/
-    Segmentation/{train,val}.txt). A folder holding anything but a set made here is left
-    alone (DataError): generated files never overwrite someone's data."""
-    if min(n_train, n_val) < 1 or size < 16 or not 1 < classes <= 21:
-        raise DataError(f"make_voc_like: need n_train, n_val >= 1, size >= 16 and 2..21 classes, got "
-                        f"{n_train}, {n_val}, {size}, {classes}")
-    root = Path(root)
-    if root.is_dir() and any(root.iterdir()) and not (root / MANIFEST).is_file():
-        raise DataError(f"make_voc_like: {root} is not empty and holds no {MANIFEST}; refusing to write into it")
-    (root / MANIFEST).unlink(missing_ok=True)  # complete again only when everything below is written
+def _write_voc(root: Path, n_train: int, n_val: int, size: int, classes: int, seed: int) -> None:
     for sub in (IMAGES, MASKS, LISTS):
         (root / sub).mkdir(parents=True, exist_ok=True)
     info = voc_info([f"class{c}" if c else "background" for c in range(classes)])
@@ -93,4 +85,49 @@ def make_voc_like(root: str | os.PathLike, n_train: int = 8, n_val: int = 4, siz
     manifest = {"generator": "synthetic_voc", "n_train": n_train, "n_val": n_val, "size": size,
                 "classes": classes, "seed": seed}
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+#: what a generated set holds (relative POSIX paths); anything else in it is someone's and stays
+_GENERATED = re.compile(rf"^({IMAGES}(/2007_\d{{6}}\.jpg)?|{MASKS}(/2007_\d{{6}}\.png)?|"
+                        rf"{LISTS.parent.as_posix()}(/{LISTS.name}(/(train|val)\.txt)?)?|{re.escape(MANIFEST)})$")
+
+
+def _check_only_generated(root: Path) -> None:
+    """A set made here is replaced whole, so it may hold nothing else (a run, a user's notes)."""
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).as_posix()
+        if not _GENERATED.match(rel):
+            raise DataError(f"make_voc_like: {root} holds {rel}, which this generator did not write; refusing to "
+                            "replace the set (move that file, or choose another folder)")
+
+
+def make_voc_like(root: str | os.PathLike, n_train: int = 8, n_val: int = 4, size: int = 64, classes: int = 4,
+                  seed: int = 0) -> Path:
+    """Write a VOC-layout set into ``root`` (JPEGImages/, SegmentationClass/, ImageSets/
+    Segmentation/{train,val}.txt). A folder holding anything but a set made here is left
+    alone (DataError): generated files never overwrite someone's data."""
+    if min(n_train, n_val) < 1 or size < 16 or not 1 < classes <= 21:
+        raise DataError(f"make_voc_like: need n_train, n_val >= 1, size >= 16 and 2..21 classes, got "
+                        f"{n_train}, {n_val}, {size}, {classes}")
+    root = Path(root)
+    if root.is_dir() and any(root.iterdir()) and not (root / MANIFEST).is_file():
+        raise DataError(f"make_voc_like: {root} is not empty and holds no {MANIFEST}; refusing to write into it")
+    if root.is_dir():
+        _check_only_generated(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    # written in a sibling folder and renamed into place: an interrupted run leaves no half set
+    # (which a second run would then refuse as someone else's folder)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    try:
+        _write_voc(tmp, n_train, n_val, size, classes, seed)
+        old = None
+        if root.exists():
+            old = root.with_name(f".{root.name}.old-{os.getpid()}")
+            os.replace(root, old)
+        os.replace(tmp, root)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return root
