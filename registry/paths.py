@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ignite_zoo.registry.errors import RunError
 
@@ -66,3 +66,32 @@ def check_writable(folder: str | os.PathLike, where: str, need: int = 0) -> None
     if need and free < need:
         raise RunError(f"{where}: about {_size(need)} is needed in {folder} and only {_size(free)} is free there; "
                        "free some space or choose another folder")
+
+
+@contextlib.contextmanager
+def staged_folder(root: Path) -> Iterator[Path]:
+    """A new temporary sibling of ``root`` to write a whole folder into, removed at the end
+    unless ``put_in_place`` moved it: an interrupted writer leaves nothing behind."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    try:
+        yield tmp
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def put_in_place(staged: Path, root: Path, taken: Callable[[], bool] = lambda: False) -> None:
+    """Replace ``root`` (if it exists) by ``staged`` with two renames, so a reader sees the
+    old folder or the new one, never half of either. ``taken()``: whether another writer
+    put an equal folder in place meanwhile (then a failed rename is no error)."""
+    old = None
+    if root.exists():
+        old = root.with_name(f".{root.name}.old-{os.getpid()}")
+        os.replace(root, old)
+    try:
+        os.replace(staged, root)
+    except OSError:
+        if not taken():
+            raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

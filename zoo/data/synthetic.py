@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +21,7 @@ import cv2
 import numpy as np
 
 from ignite_zoo.registry.errors import DataError, RecipeError
-from ignite_zoo.registry.paths import check_writable, writing
+from ignite_zoo.registry.paths import check_writable, put_in_place, staged_folder, writing
 from ignite_zoo.registry.registry import DATASETS
 from ignite_zoo.zoo.data.masks import UNKNOWN, write_mask
 from ignite_zoo.zoo.data.sat import SNAPSHOT_IDS as _SNAPSHOTS, DlcvSat
@@ -229,8 +227,7 @@ def ensure_landcover(
         raise DataError(f"{root}: cannot create its folder {root.parent} ({e.strerror or e})") from None
     # about a JPEG and a PNG per tile: room for it, before any tile is drawn
     check_writable(root.parent, str(root), need=n * size * size + (1 << 20))
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
-    try:
+    with staged_folder(root) as tmp:
         try:
             generate_landcover(tmp, n, size, seed, val_fraction, progress)
         except OSError as e:  # name the file of the set, not of its temporary folder
@@ -240,20 +237,8 @@ def ensure_landcover(
         if _read_manifest(root) == want:  # another process finished the same set meanwhile
             return False
         _check_only_generated(root, {p.name for p in tmp.iterdir()})
-        old = None
-        if root.exists():
-            old = root.with_name(f".{root.name}.old-{os.getpid()}")
-            os.replace(root, old)
-        try:
-            os.replace(tmp, root)
-        except OSError:
-            if _read_manifest(root) != want:  # not a concurrent generator that won the race
-                raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        # a concurrent generator that won the race leaves the same set in place
+        put_in_place(tmp, root, taken=lambda: _read_manifest(root) == want)
     return True
 
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ignite_zoo.registry.errors import DataError
+from ignite_zoo.registry.paths import put_in_place, staged_folder
 from ignite_zoo.zoo.data.voc import IGNORE, IMAGES, LISTS, MASKS, voc_info
 
 MANIFEST = "synthetic_voc.json"
@@ -117,17 +116,7 @@ def make_voc_like(root: str | os.PathLike, n_train: int = 8, n_val: int = 4, siz
     root.parent.mkdir(parents=True, exist_ok=True)
     # written in a sibling folder and renamed into place: an interrupted run leaves no half set
     # (which a second run would then refuse as someone else's folder)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
-    try:
+    with staged_folder(root) as tmp:
         _write_voc(tmp, n_train, n_val, size, classes, seed)
-        old = None
-        if root.exists():
-            old = root.with_name(f".{root.name}.old-{os.getpid()}")
-            os.replace(root, old)
-        os.replace(tmp, root)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        put_in_place(tmp, root)
     return root
