@@ -68,9 +68,7 @@ def main(argv: Sequence[str]) -> int:
     # the engine logs the exception that ends a run, twice, a DataLoader worker's traceback
     # included; main_guard prints a user error in one line and Python the traceback of others
     logging.getLogger("ignite.engine.engine").setLevel(logging.CRITICAL)
-    from ignite_zoo.registry.recipe import load_recipe
-
-    from ignite_zoo.registry.recipe import resolve_recipe_path
+    from ignite_zoo.registry.recipe import load_recipe, resolve_recipe_path
 
     recipe = load_recipe(args.recipe, args.overrides)
     search_dir = resolve_recipe_path(args.recipe).resolve().parent

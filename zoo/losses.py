@@ -113,7 +113,7 @@ class DiceLoss(nn.Module):
         c = logits.shape[1]
         check_shapes(logits, target)
         t = target.long()
-        valid = valid_pixels(t.reshape(-1), c, self.ignore_index).reshape(t.shape)
+        valid = valid_pixels(t, c, self.ignore_index)
         if not bool(valid.any()):
             return zero_loss(logits)
         probs = logits.float().softmax(dim=1)

@@ -27,9 +27,6 @@ def check_handlers(section: Mapping[str, Any]) -> dict[str, Any]:
     section with each handler's defaults filled in, for the run's recipe.yaml."""
     out: dict[str, Any] = {}
     for name, value in section.items():
-        if value is not None and not isinstance(value, (bool, Mapping)):
-            raise RecipeError(f"handlers.{name}: expected true, false or a mapping of its settings, "
-                              f"got {type(value).__name__} {value!r}")
         kwargs = _settings(name, value)
         if kwargs is None:
             out[name] = value if isinstance(value, Mapping) else False
