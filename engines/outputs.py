@@ -186,3 +186,18 @@ def check_new_run_folder(path: Path, ignore: tuple[str, ...] = ()) -> None:
                            "new or empty: choose another out.dir")
     elif path.exists():
         raise RunError(f"out.dir={path}: is a file; expected a folder for the run (new or empty)")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename: a reader, or a crash or full disk while
+    writing, leaves the old file whole (no temporary file is left behind on failure)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with writing(path), open(tmp, "w", encoding="utf-8", newline="") as f:  # the text's own line ends, as given
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from ignite_zoo.engines.outputs import check_new_run_folder, check_run_location
+from ignite_zoo.engines.outputs import atomic_write_text, check_new_run_folder, check_run_location
 from ignite_zoo.registry.errors import RecipeError, RunError
 from ignite_zoo.registry.recipe import dump_recipe, load_yaml, validate
 
@@ -45,23 +45,6 @@ def checkpoint_score(path: Path) -> float:
     """The score in a best checkpoint's name (``best_checkpoint_3_mIoU=0.5123.pt``)."""
     m = _SCORE_RE.search(Path(path).name)
     return float(m.group(1)) if m else float("-inf")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write through a temporary file and a rename: a reader, or a crash or full disk while
-    writing, leaves the old file whole (no temporary file is left behind on failure)."""
-    from ignite_zoo.engines.outputs import writing
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with writing(path), open(tmp, "w", encoding="utf-8", newline="") as f:  # the text's own line ends, as given
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _pid_alive(pid: int) -> bool:

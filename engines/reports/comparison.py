@@ -7,7 +7,7 @@ from typing import Sequence
 
 from ignite_zoo.engines.outputs import prepare_output_dir, undo_on_failure
 from ignite_zoo.engines.reports.figures import plot_comparison
-from ignite_zoo.engines.run_dir import atomic_write_text
+from ignite_zoo.engines.outputs import atomic_write_text
 from ignite_zoo.engines.reports.runs import comparable_metric, open_run, run_labels, short_metric
 from ignite_zoo.engines.reports.tables import Table, comparison_table
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ignite_zoo.engines.outputs import prepare_output_dir, undo_on_failure, writing
-from ignite_zoo.engines.run_dir import atomic_write_text
+from ignite_zoo.engines.outputs import atomic_write_text
 from ignite_zoo.engines.reports.architecture import recipe_architecture_text
 from ignite_zoo.engines.reports.document import Doc
 from ignite_zoo.engines.reports.figures import plot_comparison, plot_curves

@@ -31,6 +31,7 @@ from ignite_zoo.zoo.data.synthetic import SyntheticLandcover, generate_landcover
 from ignite_zoo.zoo.data.voc import VOC_CLASSES, Voc
 from ignite_zoo.zoo.data.synthetic_voc import make_voc_like
 from ignite_zoo.zoo.data import rare_crop  # noqa: F401  (registers RareClassCrop)
+from ignite_zoo.zoo.data import scale_crop  # noqa: F401  (registers RandomScaleCrop)
 from ignite_zoo.zoo.data.geotiff import GeoTiff  # rasterio is imported when a scene is opened
 
 DEFAULT_MASK_DATASET = "dlcv_sat"  # what mask folders are read as without a run or --dataset
