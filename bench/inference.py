@@ -48,8 +48,9 @@ def throughput(size: int, batch: int, repeats: int) -> dict[str, float]:
     return {h: batch / median(t) for h, t in times.items()}
 
 
-def _child(size: int, batch: int, steps: int, n_threads: int) -> None:
-    """Runs in the subprocess: FCN8s training steps, then prints its peak RSS as JSON."""
+def _child(size: int, batch: int, steps: int, n_threads: int, width: float = 1.0, hidden: int = 4096) -> None:
+    """Runs in the subprocess: FCN8s training steps, then prints its peak RSS as JSON.
+    ``width`` / ``hidden``: the backbone's width and fc6/fc7's, for a run of the code at tiny size."""
     import torch
 
     from ignite_zoo import zoo  # noqa: F401
@@ -62,7 +63,8 @@ def _child(size: int, batch: int, steps: int, n_threads: int) -> None:
     keep_freed_memory()  # as a CPU run does
     torch.set_num_threads(n_threads)
     torch.manual_seed(0)
-    model = build_model({"backbone": {"type": "vgg16"}, "head": {"type": "fcn8s", "num_classes": CLASSES}})
+    model = build_model({"backbone": {"type": "vgg16", "width": width},
+                         "head": {"type": "fcn8s", "num_classes": CLASSES, "hidden": hidden}})
     model = model.to(memory_format=torch.channels_last)
     cfg = StepConfig(device=torch.device("cpu"), amp_dtype=torch.bfloat16, channels_last=True)
     step = make_train_step(model, sgd(model.parameters(), lr=1e-3), LOSSES.build({"type": "cross_entropy"}), cfg)
@@ -78,10 +80,12 @@ def _child(size: int, batch: int, steps: int, n_threads: int) -> None:
     print(json.dumps({"peak_mib": hwm / 1024}))
 
 
-def training_peak_rss(size: int, batch: int, steps: int, n_threads: int) -> float:
+def training_peak_rss(size: int, batch: int, steps: int, n_threads: int, width: float = 1.0,
+                      hidden: int = 4096) -> float:
     """Peak RSS in MiB that the child reports."""
     out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--rss-child", str(size), str(batch), str(steps), str(n_threads)],
+        [sys.executable, str(Path(__file__).resolve()), "--rss-child", str(size), str(batch), str(steps), str(n_threads),
+         str(width), str(hidden)],
         capture_output=True, text=True, cwd=str(ROOT), check=False,
     )
     if out.returncode != 0:
@@ -113,7 +117,8 @@ def run(quick: bool = True, threads: int | None = None) -> list[dict[str, Any]]:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--rss-child":
-        _child(*(int(a) for a in sys.argv[2:6]))
+        size, batch, steps, n_threads, width, hidden = sys.argv[2:8]
+        _child(int(size), int(batch), int(steps), int(n_threads), float(width), int(hidden))
     else:
         for r in run(quick="--quick" in sys.argv):
             print(f"{r['name']}: {r['value']} {r['unit']}" + (f"  [{r['target']}: {r['met']}]" if r["target"] else ""))

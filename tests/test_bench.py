@@ -212,7 +212,7 @@ def tiny(group: str, monkeypatch, got: dict | None = None) -> Callable[[], list[
 
         _shrink(monkeypatch, ignite_zoo.zoo.model, "build_model", lambda f: lambda spec, *a, **k: f(_small_vgg(spec), *a, **k))
         _shrink(monkeypatch, m, "throughput", lambda f: lambda size, batch, repeats: f(32, 1, 1))
-        _shrink(monkeypatch, m, "training_peak_rss", lambda f: lambda size, batch, steps, n: f(32, 1, 1, 1))
+        _shrink(monkeypatch, m, "training_peak_rss", lambda f: lambda size, batch, steps, n: f(32, 1, 1, 1, 0.125, 32))
     elif group == "scale":
         from bench import scale as m
 
