@@ -397,6 +397,7 @@ def test_subprocess_recipe_typo():
     _assert_clean_failure(proc, "error: train.epoch: unknown key in section 'train'; did you mean 'epochs'?")
 
 
+@pytest.mark.slow
 def test_subprocess_truncated_image_in_a_worker(tmp_path):
     sat = make_sat(tmp_path / "sat", n=4)
     bad = sat / "train" / "0003_sat.jpg"  # after the first batch, which the pre-flight reads in this process

@@ -189,6 +189,7 @@ def test_tsne_checks_its_output_folder_before_any_work(tmp_path, capsys, monkeyp
 # --------------------------------------------------------------------------------------
 # 4. SIGTERM to make-demo-data
 # --------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_sigterm_to_make_demo_data_cleans_up_and_says_so(tmp_path):
     out = tmp_path / "demo"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -82,6 +82,7 @@ def test_the_lock_is_released_after_a_failure(data_dir, finished, tmp_path):
     assert snapshot(run) == snapshot(finished)
 
 
+@pytest.mark.slow
 def test_a_second_process_on_a_running_run_and_sigterm_then_resume(capsys, data_dir, tmp_path):
     """A run paused in epoch 2 (epoch 1's checkpoint written) holds its directory: a second
     run on it is refused naming the first's pid. SIGTERM then stops the first cleanly (exit

@@ -134,6 +134,7 @@ def installed(tmp_path_factory) -> tuple[Path, Path]:
     return wheel, site
 
 
+@pytest.mark.slow
 def test_wheel_holds_tools_recipes_and_the_command(installed):
     wheel, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -159,6 +160,7 @@ def test_every_package_folder_is_listed_in_setup_cfg():
     assert folders | {"ignite_zoo"} == listed
 
 
+@pytest.mark.slow
 def test_installed_command_trains_the_demo_outside_any_checkout(installed, tmp_path):
     _, site = installed
     env = {**os.environ, "PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}

@@ -117,6 +117,7 @@ def test_images_of_different_sizes_in_one_split_name_two_files_and_their_sizes(c
 # --------------------------------------------------------------------------------------
 # train.compile without a working compiler
 # --------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_compile_without_a_working_compiler_warns_once_and_trains_uncompiled(data_dir, tmp_path):
     """The C++ compiler inductor builds CPU kernels with is missing (``CXX``, read when torch
     loads its compiler settings, hence a fresh process; a fresh kernel cache so nothing

@@ -335,6 +335,7 @@ def test_a_real_full_disk_keeps_the_last_checkpoint_and_resume_auto_finishes(cap
     assert len((run / "history.csv").read_text().strip().splitlines()) == 3
 
 
+@pytest.mark.slow
 def test_sigterm_before_the_first_checkpoint_leaves_no_run_directory(data_dir, tmp_path):
     out_root = tmp_path / "runs"
     proc, _ = start_paused_run(tmp_path, 1, *_cli_args(data_dir, "train.epochs=2", f"out.root={out_root}"))

@@ -44,6 +44,7 @@ def test_space_is_checked():
                                                                                  "optim.lr=0.001"]
 
 
+@pytest.mark.slow
 def test_a_killed_study_resumes_to_completion(tmp_path, capsys):
     space = tmp_path / "space.yaml"
     space.write_text(yaml.safe_dump({"optim.lr": {"loguniform": [1.0e-4, 1.0e-2]},
