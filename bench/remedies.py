@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import shared_data  # noqa: E402
 
-RECIPE = ROOT / "recipes" / "seg_unet_vgg16bn_sat_cpu.yaml"
+RECIPE = ROOT / "recipes" / "seg_unet_vgg16bn_sat_halfres.yaml"
 RARE = "Rangeland"
 #: the recipe with no remedy: plain cross-entropy, no sampler, no EMA, no TTA
 BASELINE = ["loss={_replace_: true, type: cross_entropy, ignore_index: 6}", "data.sampler=null", "train.ema=null",

@@ -22,7 +22,7 @@ Groups, in the order they run:
   soak       200 epochs (20 with --quick) through run_experiment: RSS slope <= 0.1 MiB/epoch
              over epochs 10-200, no open file gained (--quick: indicative, no target)
   quality    time to quality on the real tiles (sat512, 200/57): the quarter-width FCN8s
-             baseline and recipes/seg_unet_vgg16bn_sat_cpu.yaml, trained one after the other:
+             baseline and recipes/seg_fcn8s_vgg16bn_sat_cpu.yaml, trained one after the other:
              val mIoU (recipe >= 0.55), Rangeland IoU, wall time (recipe <= 600 s); about 20
              minutes (--quick: two steps each, no target; no rows without the real tiles)
 

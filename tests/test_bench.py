@@ -58,7 +58,7 @@ EXPECTED = {
           for w in ("images/s", "GFLOP/s", "% of bf16 matmul peak", "GFLOP per step")],
     ],
     "quality": [
-        *[f"quality: {side}: {what}" for side in ("FCN8s 1/4 VGG16-BN baseline", "seg_unet_vgg16bn_sat_cpu")
+        *[f"quality: {side}: {what}" for side in ("FCN8s 1/4 VGG16-BN baseline", "seg_fcn8s_vgg16bn_sat_cpu")
           for what in ("val mIoU after", "Rangeland IoU", "wall time")],
     ],
     "data": [
