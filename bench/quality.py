@@ -5,9 +5,9 @@ Both train from random init on the course's 257 pairs (``sat512``: the first 200
 last 57 validate) on this machine's cores, data loading and validation included. The
 baseline is FCN8s on a quarter-width VGG16-BN (Adam 1e-3, poly schedule, 256-pixel crops,
 30 epochs); the recipe is ``recipes/seg_fcn8s_vgg16bn_sat_cpu.yaml`` unchanged: the
-baseline's settings, cut to the 24 epochs that fit in 10 minutes. Rows: each side's final
-validation mIoU, Rangeland IoU and wall time; the recipe's targets are mIoU >= 0.55 within
-600 s.
+baseline's settings with half the crops centred on Rangeland, cut to 24 epochs. Rows:
+each side's final validation mIoU, Rangeland IoU and wall time; the recipe's targets are
+mIoU >= 0.55 within 600 s.
 --quick trains each side for two steps on two validation tiles (the rows say so): it
 checks that the row runs, not the quality.
 """
